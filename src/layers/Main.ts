@@ -1,0 +1,73 @@
+/**
+ * The service's dependency graph, top to bottom: configuration, database, migrations, services, then the
+ * two HTTP servers (API on PORT, metrics on METRICS_PORT).
+ */
+import { NodeHttpServer } from "@effect/platform-node"
+import { Effect, Layer } from "effect"
+import { HttpRouter, HttpServerResponse } from "effect/http"
+import { HttpApiBuilder, HttpApiMiddleware, HttpApiScalar } from "effect/http-api"
+import { createServer } from "node:http"
+import { Api } from "../edge/Api.ts"
+import { HealthLive } from "../edge/HealthLive.ts"
+import { AppConfig } from "../services/AppConfig.ts"
+import { Database } from "../services/Database.ts"
+import { LoggingLive } from "../services/Logging.ts"
+import { HttpMetricsMiddleware, MetricsServerLive, routeLabel } from "../services/Metrics.ts"
+import { problem } from "../domain/Problem.ts"
+import { Migrations } from "../services/Migrations.ts"
+import { EventBus } from "../services/EventBus.ts"
+import { Notifications } from "../services/Notifications.ts"
+
+/** Database client for the configured backend, the Database service, and migrations applied. */
+export const DatabaseLive = Layer.unwrap(Effect.map(Effect.service(AppConfig), (config) =>
+  Migrations.layer({ run: config.migrateOnStart }).pipe(
+    Layer.provideMerge(Database.layer),
+    Layer.provideMerge(Database.clientLayer)
+  )))
+
+/** Platform services over the database: one LISTEN connection, the event bus. */
+export const PlatformLive = EventBus.layer.pipe(
+  Layer.provideMerge(Notifications.layer),
+  Layer.provideMerge(DatabaseLive)
+)
+
+/** Everything the handlers need, built once and shared by both servers. */
+export const ServicesLive = PlatformLive
+
+/** The API routes: every HttpApi group, OpenAPI, docs and the HTTP metrics middleware. */
+export const ApiRoutes = Layer.mergeAll(
+  HttpApiBuilder.layer(Api, { openapiPath: "/openapi.json" }).pipe(
+    Layer.provide([HealthLive]),
+    Layer.provide(HttpApiMiddleware.layerProblemDetails({ includeDetails: true }))
+  ),
+  HttpApiScalar.layer(Api, { path: "/docs" }),
+  HttpMetricsMiddleware,
+  // Unknown paths get a problem+json 404 like every other error.
+  HttpRouter.add("*", "/*", (request) =>
+    Effect.succeed(HttpServerResponse.jsonUnsafe(problem(404, "not-found", "Not Found", `no route for ${request.method} ${routeLabel(request.url)}`), {
+      status: 404,
+      contentType: "application/problem+json"
+    })))
+)
+
+/** The API server on PORT; exposes `HttpServer` so tests can read the bound address. */
+export const ApiServerLive = Layer.unwrap(Effect.map(Effect.service(AppConfig), (config) =>
+  HttpRouter.serve(ApiRoutes, { disableLogger: true }).pipe(
+    Layer.provideMerge(NodeHttpServer.layer(createServer, { port: config.port, host: config.host }))
+  )))
+
+/** Logged once both servers listen: how long start-up took (process start to ready). */
+const logReady = Effect.gen(function*() {
+  const database = yield* Database
+  yield* Effect.logInfo("cogo ready").pipe(Effect.annotateLogs({
+    backend: database.backend,
+    startupMs: Math.round(process.uptime() * 1000)
+  }))
+})
+
+export const MainLive = Layer.mergeAll(ApiServerLive, MetricsServerLive).pipe(
+  Layer.provideMerge(ServicesLive),
+  Layer.provideMerge(LoggingLive),
+  Layer.provideMerge(AppConfig.layer),
+  Layer.tap((context) => Effect.provide(logReady, context))
+)

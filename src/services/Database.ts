@@ -1,0 +1,118 @@
+/**
+ * One `SqlClient`/`PgClient` for the whole service, whichever backend runs:
+ * - `DATABASE_URL` set: an `@effect/sql-pg` pool against that Postgres (local or Supabase);
+ * - unset: embedded PGlite (+ pgvector) in a worker thread, reached through the same driver's `stream` option.
+ *
+ * Units of work run under a database role (`SET LOCAL ROLE` through `set_config(..., true)`), which is what
+ * makes CQRS a database guarantee: agents cannot write `public.*`, only the projector can, and IDE reads run
+ * as `authenticated` with the caller's JWT claims, exactly like PostgREST.
+ */
+import { PgClient } from "@effect/sql-pg"
+import { Context, Effect, Layer, Option, Redacted, Schema } from "effect"
+import type { SqlError } from "effect/sql/SqlError"
+import { AppConfig, type Backend } from "./AppConfig.ts"
+import { EmbeddedPostgres } from "./EmbeddedPostgres.ts"
+
+/** The database roles the service switches to per unit of work (created by migration 0001). */
+export const DbRole = {
+  /** Agents, ingress, orchestrator: writes `cogo.*`, reads `public.*`, cannot write `public.*`. */
+  agent: "cogo_agent",
+  /** The projection worker: the only service role that writes `public.*`. */
+  projector: "cogo_projector",
+  /** End users through the IDE read API, under RLS. */
+  authenticated: "authenticated",
+  anon: "anon"
+} as const
+export type DbRole = (typeof DbRole)[keyof typeof DbRole]
+
+/** Claims of a verified caller, set as `request.jwt.claims` so `auth.uid()` and RLS policies see them. */
+export interface JwtClaims {
+  readonly sub: string
+  readonly role?: string
+  readonly [claim: string]: unknown
+}
+
+export class NotInTransaction extends Schema.TaggedError<NotInTransaction>()("NotInTransaction", {
+  operation: Schema.String
+}) {}
+
+export class Database extends Context.Service<Database, {
+  readonly backend: Backend
+  /** Human-readable target for logs and /health (no credentials). */
+  readonly target: string
+  /** Runs `effect` in a transaction under `role`. Must be the outermost transaction of the unit of work. */
+  readonly withRole: <A, E, R>(role: DbRole, effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | SqlError, R>
+  /** Runs `effect` in a transaction as `authenticated` with the caller's claims (RLS applies). */
+  readonly asUser: <A, E, R>(claims: JwtClaims, effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | SqlError, R>
+  /** Fails with `NotInTransaction` unless called inside a transaction (guards outbox/job appends). */
+  readonly requireTransaction: (operation: string) => Effect.Effect<void, NotInTransaction>
+}>()("cogo/Database") {
+  /** The `PgClient`/`SqlClient` layer for the configured backend. */
+  static readonly clientLayer = Layer.unwrap(
+    Effect.gen(function*() {
+      const config = yield* AppConfig
+      const common = {
+        maxConnections: config.databasePoolMax,
+        applicationName: "cogo",
+        transformJson: false
+      }
+      if (Option.isSome(config.databaseUrl)) {
+        return PgClient.layer({ ...common, url: config.databaseUrl.value })
+      }
+      return Layer.unwrap(Effect.map(Effect.service(EmbeddedPostgres), (embedded) =>
+        PgClient.layer({
+          ...common,
+          // Statement names are per backend and PGlite is one backend shared by every pooled connection.
+          prepare: false,
+          ssl: false,
+          username: "postgres",
+          database: "postgres",
+          stream: embedded.connect
+        }))).pipe(Layer.provide(EmbeddedPostgres.layer(config.dataDir)))
+    })
+  )
+
+  static readonly layer = Layer.effect(
+    Database,
+    Effect.gen(function*() {
+      const config = yield* AppConfig
+      const sql = yield* PgClient.PgClient
+      const backend = AppConfig.backendOf(config)
+      const target = Option.match(config.databaseUrl, {
+        onNone: () => `embedded PGlite at ${config.dataDir}`,
+        onSome: (url) => describeUrl(Redacted.value(url))
+      })
+
+      const withRole = <A, E, R>(role: DbRole, effect: Effect.Effect<A, E, R>) =>
+        sql.withTransaction(
+          Effect.andThen(sql`SELECT set_config('role', ${role}, true)`, effect)
+        )
+
+      const asUser = <A, E, R>(claims: JwtClaims, effect: Effect.Effect<A, E, R>) =>
+        sql.withTransaction(
+          Effect.andThen(
+            sql`SELECT set_config('role', ${DbRole.authenticated}, true), set_config('request.jwt.claims', ${
+              JSON.stringify({ role: DbRole.authenticated, ...claims })
+            }, true)`,
+            effect
+          )
+        )
+
+      const requireTransaction = (operation: string) =>
+        Effect.flatMap(Effect.serviceOption(sql.transactionService), (tx) =>
+          Option.isSome(tx) ? Effect.void : Effect.fail(new NotInTransaction({ operation })))
+
+      yield* Effect.logInfo(`database backend: ${target}${backend === "embedded" ? " (PGlite + pgvector in a worker thread)" : ""}`)
+      return Database.of({ backend, target, withRole, asUser, requireTransaction })
+    })
+  )
+}
+
+const describeUrl = (raw: string): string => {
+  try {
+    const url = new URL(raw)
+    return `postgres at ${url.hostname}:${url.port || "5432"}${url.pathname}`
+  } catch {
+    return "postgres (unparsable DATABASE_URL)"
+  }
+}

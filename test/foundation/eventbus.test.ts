@@ -1,0 +1,60 @@
+import { assert, describe, it, layer } from "@effect/vitest"
+import { Effect, Fiber, Layer, Stream } from "effect"
+import { SqlClient } from "effect/sql/SqlClient"
+import { Database, DbRole } from "../../src/services/Database.ts"
+import { EventBus } from "../../src/services/EventBus.ts"
+import { Notifications, parseNotification } from "../../src/services/Notifications.ts"
+import { TestDatabaseLive } from "../support/TestDatabase.ts"
+
+describe("notification payloads", () => {
+  it("parse topic:payload and ignore unknown topics", () => {
+    assert.deepStrictEqual(parseNotification("outbox:42"), { topic: "outbox", payload: "42" })
+    assert.deepStrictEqual(parseNotification("bus:a:b"), { topic: "bus", payload: "a:b" })
+    assert.isUndefined(parseNotification("other:1"))
+  })
+})
+
+const TestLayer = EventBus.layer.pipe(Layer.provideMerge(Notifications.layer), Layer.provideMerge(TestDatabaseLive()))
+
+layer(TestLayer, { excludeTestServices: true })("event bus over one LISTEN connection", (it) => {
+  it.effect("an event committed by an agent transaction is stored, notified once, and replayable", () =>
+    Effect.gen(function*() {
+      const bus = yield* EventBus
+      const notifications = yield* Notifications
+      const db = yield* Database
+      const received = yield* notifications.subscribe("bus").pipe(
+        Stream.filter((n) => n.payload !== ""),
+        Stream.take(2),
+        Stream.runCollect,
+        Effect.forkChild
+      )
+      yield* Effect.sleep("50 millis")
+      const first = yield* db.withRole(DbRole.agent, bus.publish({ topic: "job", kind: "progress", payload: { pct: 10 } }))
+      // Rolled back: neither stored nor notified.
+      yield* db.withRole(DbRole.agent, Effect.andThen(bus.publish({ topic: "job", kind: "lost" }), Effect.fail("abort"))).pipe(
+        Effect.ignore
+      )
+      const second = yield* db.withRole(DbRole.agent, bus.publish({ topic: "project", kind: "applied", projectId: "00000000-0000-0000-0000-000000000001" }))
+      const ids = Array.from(yield* Fiber.join(received), (n) => Number(n.payload))
+      assert.deepStrictEqual(ids, [first, second])
+      const replay = yield* bus.since({ afterId: 0 })
+      assert.deepStrictEqual(replay.map((e) => e.kind), ["progress", "applied"])
+      assert.deepStrictEqual(replay[0]!.payload, { pct: 10 })
+      const ofProject = yield* bus.since({ afterId: 0, projectId: "00000000-0000-0000-0000-000000000001" })
+      assert.deepStrictEqual(ofProject.map((e) => e.id), [second])
+    }))
+
+  it.effect("wakeups tick at start, on notification and on the polling fallback", () =>
+    Effect.gen(function*() {
+      const notifications = yield* Notifications
+      const sql = yield* SqlClient
+      const ticks = yield* notifications.wakeups("jobs", "10 seconds").pipe(Stream.take(2), Stream.runCollect, Effect.forkChild)
+      yield* Effect.sleep("50 millis")
+      yield* notifications.notify("jobs", "1")
+      const result = yield* Fiber.join(ticks).pipe(Effect.timeout("5 seconds"))
+      assert.strictEqual(Array.from(result).length, 2)
+      const polled = yield* notifications.wakeups("outbox", "20 millis").pipe(Stream.take(3), Stream.runCollect, Effect.timeout("5 seconds"))
+      assert.strictEqual(Array.from(polled).length, 3)
+      yield* sql`SELECT 1`
+    }))
+})
