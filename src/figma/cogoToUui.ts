@@ -290,15 +290,13 @@ export const cogoToUui = (document: CogoDocument): Converted<UuiDocument> => {
           continue
         case "SizedBox":
         case "Container": {
-          if (draft.box === true) return aligned(draft, parent, undefined, widget)
+          const padding = widget.type === "Container" ? widget.padding : undefined
+          if (draft.box === true || (padding !== undefined && draft.padding !== undefined)) {
+            return aligned(draft, parent, undefined, widget)
+          }
           draft.box = true
-          if (widget.width !== undefined) draft.width = widget.width
-          if (widget.height !== undefined) draft.height = widget.height
+          Object.assign(draft, compact({ width: widget.width, height: widget.height, padding }))
           if (widget.type === "Container") {
-            if (widget.padding !== undefined) {
-              if (draft.padding !== undefined) return aligned(draft, parent, undefined, widget)
-              draft.padding = widget.padding
-            }
             Object.assign(draft, compact({
               limits: widget.constraints, decoration: widget.decoration, blendMode: widget.blendMode, theme: widget.theme
             }))
