@@ -1,6 +1,6 @@
 /** `npm start`: runs the whole service until SIGTERM/SIGINT, then closes servers, workers and the pool. */
 import { NodeRuntime } from "@effect/platform-node"
-import { Effect, Layer } from "effect"
+import { Cause, Effect, Exit, Layer, Runtime } from "effect"
 import { MainLive } from "./layers/Main.ts"
 import { describeStartupFailure } from "./services/StartupFailure.ts"
 
@@ -11,5 +11,10 @@ Layer.launch(MainLive).pipe(
       process.exitCode = 1
     })
   ),
-  NodeRuntime.runMain({ disableErrorReporting: true })
+  NodeRuntime.runMain({
+    disableErrorReporting: true,
+    // A signal-driven stop that ran every finalizer is a clean exit, not a failure (default would be 130).
+    teardown: (exit, onExit) =>
+      Exit.isSuccess(exit) || Cause.hasInterruptsOnly(exit.cause) ? onExit(Number(process.exitCode ?? 0)) : Runtime.defaultTeardown(exit, onExit)
+  })
 )

@@ -3,7 +3,11 @@
  * Secrets are `Redacted` so they never reach a log line. Parts owned by one service (auth, LLM, alerts...)
  * read their own keys in their own layer; this file holds what the composition itself needs.
  */
-import { Config, Context, Effect, Layer, LogLevel, Option, Redacted } from "effect"
+import { Config, Context, Effect, Layer, LogLevel, Option, Redacted, Schema } from "effect"
+
+/** A TCP port; 0 asks the OS for a free one (tests, several local replicas). */
+const ListenPort = Schema.Int.check(Schema.isBetween({ minimum: 0, maximum: 65535 }))
+const listenPort = (name: string, fallback: number) => Config.schema(ListenPort, name).pipe(Config.withDefault(fallback))
 
 export type Backend = "postgres" | "embedded"
 
@@ -26,8 +30,8 @@ export interface AppConfigShape {
 
 export const appConfig = Config.all({
   host: Config.String("HOST").pipe(Config.withDefault("0.0.0.0")),
-  port: Config.Port("PORT").pipe(Config.withDefault(3000)),
-  metricsPort: Config.Port("METRICS_PORT").pipe(Config.withDefault(3200)),
+  port: listenPort("PORT", 3000),
+  metricsPort: listenPort("METRICS_PORT", 3200),
   databaseUrl: Config.option(Config.Redacted("DATABASE_URL")),
   databasePoolMax: Config.Int("DATABASE_POOL_MAX").pipe(Config.withDefault(10)),
   dataDir: Config.String("COGO_DATA_DIR").pipe(Config.withDefault("./.cogo")),
