@@ -67,16 +67,19 @@ const VERTICAL_ALIGN = { CENTER: "center", BOTTOM: "bottom" } as const
 const lookup = <V>(table: Readonly<Record<string, V>>, key: string | undefined): V | undefined =>
   key !== undefined && Object.hasOwn(table, key) ? table[key] : undefined
 
+/** Arithmetic on finite inputs can still overflow (1e308 * 2): clamp so outputs stay valid JSON numbers. */
+const finite = (n: number): number => (Number.isFinite(n) ? n : Number.isNaN(n) ? 0 : Math.sign(n) * Number.MAX_VALUE)
+
 const channel = (value: number): string => {
-  const byte = Math.round(Math.min(1, Math.max(0, value)) * 255)
+  const byte = Math.round(Math.min(1, Math.max(0, finite(value))) * 255)
   return byte.toString(16).padStart(2, "0")
 }
 
 /** Figma 0..1 float channels to `#rrggbbaa`; `opacity` multiplies alpha (paint opacity folded into colour). */
-export const colorToHex = (color: FigmaColor, opacity = 1): string =>
+const colorToHex = (color: FigmaColor, opacity = 1): string =>
   `#${channel(color.r)}${channel(color.g)}${channel(color.b)}${channel((color.a ?? 1) * opacity)}`
 
-const toAlignment = (v: FigmaVector): Vec2 => ({ x: v.x * 2 - 1, y: v.y * 2 - 1 })
+const toAlignment = (v: FigmaVector): Vec2 => ({ x: finite(v.x * 2 - 1), y: finite(v.y * 2 - 1) })
 
 /** Converts one Figma source into a UUI document. Total: unknown or malformed features become warnings. */
 export const figmaToUui = (source: FigmaSource): Converted<UuiDocument> => {
@@ -178,7 +181,11 @@ export const figmaToUui = (source: FigmaSource): Converted<UuiDocument> => {
   const common = (node: FigmaNode, parent: ParentContext) => {
     warnUnsupportedNodeFeatures(node, warn)
     const box = boxOf(node)
-    if (box === undefined) warn(node.id, "size-missing", "no size or absoluteBoundingBox: sized 0 x 0")
+    const width = axisSizing(node, "horizontal", parent, box)
+    const height = axisSizing(node, "vertical", parent, box)
+    if (box === undefined && (width.mode === "fixed" || height.mode === "fixed")) {
+      warn(node.id, "size-missing", "fixed size without size or absoluteBoundingBox: sized 0")
+    }
     const blend = lookup(BLEND_MODES, node.blendMode)
     if (node.blendMode !== undefined && blend === undefined) {
       warn(node.id, "blend-mode-unknown", `blend mode ${node.blendMode} unknown; normal used`)
@@ -191,8 +198,8 @@ export const figmaToUui = (source: FigmaSource): Converted<UuiDocument> => {
       opacity: node.opacity !== undefined && node.opacity < 1 ? node.opacity : undefined,
       rotation: Math.abs(rotation) > EPSILON ? rotation : undefined,
       blendMode: blend === "normal" ? undefined : blend,
-      width: axisSizing(node, "horizontal", parent, box),
-      height: axisSizing(node, "vertical", parent, box),
+      width,
+      height,
       limits: limitsOf(node),
       position: positionOf(node, parent, box, warn),
       ...effectsOf(node),
@@ -383,7 +390,7 @@ const rotationOf = (node: FigmaNode): number => {
   const m = node.relativeTransform
   const a = m?.[0]?.[0]
   const c = m?.[1]?.[0]
-  if (a !== undefined && c !== undefined) return Math.atan2(c, a)
+  if (a !== undefined && c !== undefined) return finite(Math.atan2(c, a))
   return -(node.rotation ?? 0)
 }
 
@@ -442,8 +449,8 @@ const positionOf = (node: FigmaNode, parent: ParentContext, box: FigmaBox | unde
     x = tx
     y = ty
   } else if (bbox !== undefined) {
-    x = bbox.x - (parent.box?.x ?? 0)
-    y = bbox.y - (parent.box?.y ?? 0)
+    x = finite(bbox.x - (parent.box?.x ?? 0))
+    y = finite(bbox.y - (parent.box?.y ?? 0))
   } else {
     warn(node.id, "position-missing", "no relativeTransform or absoluteBoundingBox: placed at 0,0")
     x = box?.x ?? 0
@@ -542,12 +549,12 @@ const convertPaint = (nodeId: string, paint: FigmaPaint, role: string, warn: War
       const center = toAlignment(h0)
       if (paint.type === "GRADIENT_LINEAR") return { type: "linear", stops, begin: center, end: toAlignment(h1) }
       if (paint.type === "GRADIENT_ANGULAR") {
-        return { type: "angular", stops, center, startAngle: Math.atan2(h1.y - h0.y, h1.x - h0.x) }
+        return { type: "angular", stops, center, startAngle: finite(Math.atan2(h1.y - h0.y, h1.x - h0.x)) }
       }
       if (Math.abs(h1.y - h0.y) > 1e-3 || Math.abs(h2.x - h0.x) > 1e-3) {
         warn(nodeId, "gradient-rotated-ellipse", "rotated or skewed gradient ellipse approximated as axis-aligned")
       }
-      const radius = { x: Math.hypot(h1.x - h0.x, h1.y - h0.y), y: Math.hypot(h2.x - h0.x, h2.y - h0.y) }
+      const radius = { x: finite(Math.hypot(h1.x - h0.x, h1.y - h0.y)), y: finite(Math.hypot(h2.x - h0.x, h2.y - h0.y)) }
       return paint.type === "GRADIENT_RADIAL" ? { type: "radial", stops, center, radius } : { type: "diamond", stops, center, radius }
     }
     case "IMAGE": {

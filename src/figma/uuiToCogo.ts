@@ -4,7 +4,7 @@ import {
   type DecorationImage, type Extent, type Gradient, COGO_SCHEMA_VERSION
 } from "../domain/figma/CogoUi.ts"
 import type {
-  AxisSizing, BlendMode, Paint, Shadow, Stroke, TextStyle, UuiContainer, UuiDocument, UuiNode, UuiRoot, UuiShape,
+  AxisSizing, BlendMode, GradientPaint, Paint, Shadow, Stroke, TextStyle, UuiContainer, UuiDocument, UuiNode, UuiRoot, UuiShape,
   UuiText, UuiVector
 } from "../domain/figma/Uui.ts"
 import { compact } from "./compact.ts"
@@ -15,7 +15,7 @@ type ParentLayout = "root" | "page" | "none" | "horizontal" | "vertical" | "wrap
 
 const IMAGE_FIT = { fill: "cover", fit: "contain", crop: "fill", tile: "none" } as const
 
-export const toCogoBlendMode = (mode: BlendMode | undefined, nodeId: string, warn: Warn): CogoBlendMode | undefined => {
+const toCogoBlendMode = (mode: BlendMode | undefined, nodeId: string, warn: Warn): CogoBlendMode | undefined => {
   if (mode === undefined) return undefined
   if (mode === "plusLighter") return "plus"
   if (mode === "plusDarker") {
@@ -25,7 +25,7 @@ export const toCogoBlendMode = (mode: BlendMode | undefined, nodeId: string, war
   return mode
 }
 
-export const toCogoShadow = (shadow: Shadow): BoxShadow =>
+const toCogoShadow = (shadow: Shadow): BoxShadow =>
   compact({
     color: shadow.color,
     offset: shadow.offset,
@@ -34,7 +34,7 @@ export const toCogoShadow = (shadow: Shadow): BoxShadow =>
     inset: shadow.type === "inner" ? (true as const) : undefined
   })
 
-export const toCogoTextStyle = (style: TextStyle): CogoTextStyle =>
+const toCogoTextStyle = (style: TextStyle): CogoTextStyle =>
   compact({
     fontFamily: style.fontFamily,
     fontWeight: style.fontWeight,
@@ -47,7 +47,7 @@ export const toCogoTextStyle = (style: TextStyle): CogoTextStyle =>
     color: style.color
   })
 
-const toGradient = (paint: Exclude<Paint, { readonly type: "solid" | "image" }>, nodeId: string, warn: Warn): Gradient => {
+const toGradient = (paint: GradientPaint, nodeId: string, warn: Warn): Gradient => {
   const colors = paint.stops.map((s) => s.color)
   const stops = paint.stops.map((s) => s.position)
   switch (paint.type) {
