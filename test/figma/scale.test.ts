@@ -1,0 +1,21 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Result, Schema } from "effect"
+import { CogoDocument } from "../../src/domain/figma/CogoUi.ts"
+import { convertFigma } from "../../src/figma/index.ts"
+import { countNodes, generateFigmaFile } from "../fixtures/figma/generate.ts"
+
+// Speed is measured by `npm run bench -- figma` (goal: 3,000 nodes under 100 ms), not asserted here.
+describe("large documents", () => {
+  it("converts a generated 3,000-node file to a valid COGO document, deterministically", () => {
+    const generated = generateFigmaFile(3_000)
+    expect(countNodes(generated)).toBeGreaterThanOrEqual(3_000)
+    const input = JSON.parse(JSON.stringify(generated)) as unknown
+    const first = convertFigma(input)
+    const second = convertFigma(input)
+    expect(Result.isSuccess(first)).toBe(true)
+    if (!Result.isSuccess(first) || !Result.isSuccess(second)) return
+    expect(first.success.format).toBe("cogo")
+    expect(Schema.is(CogoDocument)(first.success.document)).toBe(true)
+    expect(JSON.stringify(second.success)).toBe(JSON.stringify(first.success))
+  })
+})
