@@ -4,10 +4,26 @@
  */
 import { HttpApi, HttpApiMiddleware, OpenApi } from "effect/http-api"
 import { serviceVersion } from "../services/Version.ts"
+import { FigmaCompatApi } from "./FigmaCompatApi.ts"
+import { FigmaPluginApi } from "./FigmaPluginApi.ts"
 import { HealthApi } from "./HealthApi.ts"
+import { ChatApi } from "./ChatApi.ts"
+import { EmbedApi } from "./EmbedApi.ts"
+import { ProjectionApi } from "./ProjectionApi.ts"
+import { TracesApi } from "./TracesApi.ts"
+import { AlertsApi } from "./AlertsApi.ts"
+import { ArtifactsApi } from "./ArtifactsApi.ts"
 
 export class Api extends HttpApi.make("cogo")
   .add(HealthApi)
+  .add(ChatApi)
+  .add(EmbedApi)
+  .add(ProjectionApi)
+  .add(FigmaCompatApi)
+  .add(FigmaPluginApi)
+  .add(TracesApi)
+  .add(AlertsApi)
+  .add(ArtifactsApi)
   .middleware(HttpApiMiddleware.ProblemDetails)
   .annotateMerge(OpenApi.annotations({
     title: "cogo",

@@ -9,6 +9,9 @@ export const HealthStatus = Schema.Struct({
   backend: Schema.Literals(["postgres", "embedded"]),
   database: Schema.String,
   migrations: Schema.Struct({ latest: Schema.Number, count: Schema.Number }),
+  /** "offline": no OPENAI_API_KEY; answers quote indexed knowledge and embeddings are local hashed features. */
+  llm: Schema.Struct({ mode: Schema.Literals(["openai", "offline"]), model: Schema.String }),
+  embeddings: Schema.Struct({ mode: Schema.Literals(["openai", "offline"]), model: Schema.String }),
   uptimeSeconds: Schema.Number
 })
 

@@ -6,17 +6,31 @@ import { NodeHttpServer } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
 import { HttpRouter, HttpServerResponse } from "effect/http"
 import { HttpApiBuilder, HttpApiMiddleware, HttpApiScalar } from "effect/http-api"
-import { createServer } from "node:http"
+import { createWarmServer } from "../services/HttpServerWarmup.ts"
 import { Api } from "../edge/Api.ts"
+import { FigmaCompatLive } from "../edge/FigmaCompatLive.ts"
+import { FigmaPluginLive } from "../edge/FigmaPluginLive.ts"
+import { FigmaImportLive } from "../services/FigmaImport.ts"
 import { HealthLive } from "../edge/HealthLive.ts"
+import { ObservabilityHandlersLive, ObservabilityRoutesLive, ObservabilityServicesLive } from "../edge/ObservabilityLive.ts"
 import { AppConfig } from "../services/AppConfig.ts"
 import { Database } from "../services/Database.ts"
+import { AgentsLive } from "./AgentsLive.ts"
 import { LoggingLive } from "../services/Logging.ts"
+import { Telemetry } from "../services/Telemetry.ts"
 import { HttpMetricsMiddleware, MetricsServerLive, routeLabel } from "../services/Metrics.ts"
 import { problem } from "../domain/Problem.ts"
+import { ProblemJsonMiddleware } from "../edge/ProblemJson.ts"
 import { Migrations } from "../services/Migrations.ts"
 import { EventBus } from "../services/EventBus.ts"
 import { Notifications } from "../services/Notifications.ts"
+import { Outbox } from "../services/Outbox.ts"
+import { ProjectCommands } from "../services/ProjectCommands.ts"
+import { ProjectionApplier } from "../projection/Applier.ts"
+import { ProjectionAdmin } from "../projection/ProjectionAdmin.ts"
+import { ProjectionWorker } from "../projection/ProjectionWorker.ts"
+import { ProjectionLive } from "../edge/ProjectionLive.ts"
+import { EdgeHandlersLive, EdgeRoutesLive, EdgeServicesLive } from "../edge/EdgeLive.ts"
 
 /** Database client for the configured backend, the Database service, and migrations applied. */
 export const DatabaseLive = Layer.unwrap(Effect.map(Effect.service(AppConfig), (config) =>
@@ -31,17 +45,26 @@ export const PlatformLive = EventBus.layer.pipe(
   Layer.provideMerge(DatabaseLive)
 )
 
+/** CQRS: outbox + project commands (the cogo write side) and the projection worker with its admin. */
+export const CqrsLive = Layer.mergeAll(ProjectCommands.layer, ProjectionWorker.layer, ProjectionAdmin.layer).pipe(
+  Layer.provideMerge(ProjectionApplier.layer),
+  Layer.provideMerge(Outbox.layer)
+)
+
 /** Everything the handlers need, built once and shared by both servers. */
-export const ServicesLive = PlatformLive
+export const ServicesLive = Layer.mergeAll(EdgeServicesLive, ObservabilityServicesLive).pipe(Layer.provideMerge(AgentsLive), Layer.provideMerge(CqrsLive), Layer.provideMerge(PlatformLive))
 
 /** The API routes: every HttpApi group, OpenAPI, docs and the HTTP metrics middleware. */
 export const ApiRoutes = Layer.mergeAll(
   HttpApiBuilder.layer(Api, { openapiPath: "/openapi.json" }).pipe(
-    Layer.provide([HealthLive]),
+    Layer.provide([HealthLive, ProjectionLive, EdgeHandlersLive, ObservabilityHandlersLive, FigmaCompatLive, FigmaPluginLive]),
     Layer.provide(HttpApiMiddleware.layerProblemDetails({ includeDetails: true }))
   ),
   HttpApiScalar.layer(Api, { path: "/docs" }),
   HttpMetricsMiddleware,
+  ProblemJsonMiddleware,
+  EdgeRoutesLive,
+  ObservabilityRoutesLive,
   // Unknown paths get a problem+json 404 like every other error.
   HttpRouter.add("*", "/*", (request) =>
     Effect.succeed(HttpServerResponse.jsonUnsafe(problem(404, "not-found", "Not Found", `no route for ${request.method} ${routeLabel(request.url)}`), {
@@ -53,7 +76,7 @@ export const ApiRoutes = Layer.mergeAll(
 /** The API server on PORT; exposes `HttpServer` so tests can read the bound address. */
 export const ApiServerLive = Layer.unwrap(Effect.map(Effect.service(AppConfig), (config) =>
   HttpRouter.serve(ApiRoutes, { disableLogger: true }).pipe(
-    Layer.provideMerge(NodeHttpServer.layer(createServer, { port: config.port, host: config.host }))
+    Layer.provideMerge(NodeHttpServer.layer(createWarmServer, { port: config.port, host: config.host }))
   )))
 
 /** Logged once both servers listen: how long start-up took (process start to ready). */
@@ -65,8 +88,9 @@ const logReady = Effect.gen(function*() {
   }))
 })
 
-export const MainLive = Layer.mergeAll(ApiServerLive, MetricsServerLive).pipe(
+export const MainLive = Layer.mergeAll(ApiServerLive, MetricsServerLive, FigmaImportLive).pipe(
   Layer.provideMerge(ServicesLive),
+  Layer.provideMerge(Telemetry.layer),
   Layer.provideMerge(LoggingLive),
   Layer.provideMerge(AppConfig.layer),
   Layer.tap((context) => Effect.provide(logReady, context))

@@ -7,7 +7,7 @@ import { NodeHttpServer } from "@effect/platform-node"
 import { Effect, Layer, Metric } from "effect"
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { PrometheusMetrics } from "effect/observability"
-import { createServer } from "node:http"
+import { createWarmServer } from "./HttpServerWarmup.ts"
 import { monitorEventLoopDelay } from "node:perf_hooks"
 import { AppConfig } from "./AppConfig.ts"
 
@@ -81,7 +81,7 @@ export const MetricsServerLive = Layer.unwrap(
       }))
     const healthRoute = HttpRouter.add("GET", "/", HttpServerResponse.text("cogo metrics: GET /metrics\n"))
     return HttpRouter.serve(Layer.mergeAll(metricsRoute, healthRoute), { disableLogger: true }).pipe(
-      Layer.provide(NodeHttpServer.layer(createServer, { port: config.metricsPort, host: config.host }))
+      Layer.provide(NodeHttpServer.layer(createWarmServer, { port: config.metricsPort, host: config.host }))
     )
   })
 )

@@ -44,7 +44,7 @@ export const startService = async (env: Record<string, string>, timeoutMs = 60_0
   void exited.then((code) => (exitCode = code))
   while (performance.now() - started < timeoutMs) {
     if (exitCode !== undefined) throw new Error(`service exited with ${exitCode}: ${output()}`)
-    const ok = await fetch(`${baseUrl}/health`).then((r) => r.ok, () => false)
+    const ok = await fetch(`${baseUrl}/health`, { signal: AbortSignal.timeout(2_000) }).then((r) => r.ok, () => false)
     if (ok) {
       return { child, baseUrl, metricsUrl: `http://127.0.0.1:${metricsPort}`, output, exited, startupMs: performance.now() - started }
     }

@@ -1,0 +1,66 @@
+/**
+ * Child process of `bench/sse.ts`: opens N SSE connections to one project stream (in its own process, so the
+ * server's memory is measured without the clients), records each event's delivery latency from the `sentAt`
+ * the publisher put in its payload (epoch ms; same machine clock), and reports percentiles over IPC.
+ */
+import * as net from "node:net"
+
+const [url = "", countText = "0", expectedText = "0"] = process.argv.slice(2)
+const count = Number(countText)
+const expected = Number(expectedText)
+const target = new URL(url)
+const latencies: Array<number> = []
+let connected = 0
+let received = 0
+let reported = false
+const now = () => performance.timeOrigin + performance.now()
+
+/** A raw HTTP/1.1 GET over a socket: the lightest client, so 10k of them fit in one process. */
+const open = () =>
+  new Promise<void>((resolve, reject) => {
+    const socket = net.connect(Number(target.port), target.hostname, () => {
+      socket.setNoDelay(true)
+      socket.write(`GET ${target.pathname}${target.search} HTTP/1.1\r\nHost: ${target.host}\r\nAccept: text/event-stream\r\n\r\n`)
+    })
+    socket.setEncoding("utf8")
+    let first = true
+    let buffer = ""
+    socket.on("data", (chunk: string) => {
+      if (first) {
+        first = false
+        if (!chunk.startsWith("HTTP/1.1 200")) return reject(new Error(chunk.slice(0, 100)))
+        connected++
+        resolve()
+      }
+      buffer += chunk
+      let end: number
+      while ((end = buffer.indexOf("\n\n")) >= 0) {
+        const frame = buffer.slice(0, end)
+        buffer = buffer.slice(end + 2)
+        const match = /"sentAt":([\d.]+)/.exec(frame)
+        if (match !== null) {
+          latencies.push(now() - Number(match[1]))
+          received++
+          if (received === count * expected) report()
+        }
+      }
+    })
+    socket.on("error", reject)
+  })
+
+const report = () => {
+  if (reported) return
+  reported = true
+  latencies.sort((a, b) => a - b)
+  const at = (p: number) => latencies[Math.min(latencies.length - 1, Math.max(0, Math.ceil((p / 100) * latencies.length) - 1))] ?? Number.NaN
+  process.send?.({ type: "done", received, p50: at(50), p99: at(99), max: latencies.at(-1) ?? Number.NaN })
+}
+
+process.on("message", (message: { type: string }) => {
+  if (message.type === "report") report()
+})
+
+for (let i = 0; i < count; i += 250) {
+  await Promise.all(Array.from({ length: Math.min(250, count - i) }, open))
+}
+process.send?.({ type: "ready", connected })

@@ -1,0 +1,250 @@
+/**
+ * `npm run bench -- jobs [--jobs 10000] [--workers 2] [--concurrency 25] [--batch 500] [--latency 300] [--rounds 3]`
+ *
+ * The cogo job queue against graphile-worker on the same PostgreSQL (BENCH_DATABASE_URL, default the local
+ * test server), in one run, same machine, same shape of work:
+ * - throughput: enqueue `--jobs` no-op jobs in batches of `--batch`, then drain them with `--workers`
+ *   workers of `--concurrency` each (cogo: orchestrator instances sharing one pool; graphile-worker: runners);
+ * - latency: with idle workers, enqueue `--latency` jobs one at a time (own transaction each) and measure
+ *   enqueue-to-start (the handler's start minus the moment before the enqueue call), p50/p99.
+ * graphile-worker runs twice: with its defaults, and with its batching (localQueue + batched completion),
+ * the fairer comparison since cogo claims and completes in batches (and, for the no-op kind, prefetches
+ * up to twice its concurrency, as graphile-worker's localQueue does). Ratios are cogo / graphile-worker
+ * (throughput: higher is better for cogo; latency ratios are graphile-worker / cogo, so > 1 also favours cogo).
+ * The systems alternate for `--rounds` rounds (a shared machine's load drifts); each figure is the median.
+ */
+import { PgClient } from "@effect/sql-pg"
+import { ConfigProvider, Context, Effect, Layer, Redacted, Schema, type Scope } from "effect"
+import { Logger, makeWorkerUtils, run as runGraphile, type Runner, type TaskList } from "graphile-worker"
+import * as os from "node:os"
+import { AppConfig } from "../src/services/AppConfig.ts"
+import { Database, DbRole } from "../src/services/Database.ts"
+import { EventBus } from "../src/services/EventBus.ts"
+import { JobQueue } from "../src/services/JobQueue.ts"
+import { Migrations } from "../src/services/Migrations.ts"
+import { Notifications } from "../src/services/Notifications.ts"
+import { Orchestrator } from "../src/services/Orchestrator.ts"
+
+interface Options {
+  readonly jobs: number
+  readonly workers: number
+  readonly concurrency: number
+  readonly batch: number
+  readonly latency: number
+  readonly rounds: number
+}
+
+interface Result {
+  readonly name: string
+  readonly enqueuePerSecond: number
+  readonly drainPerSecond: number
+  readonly p50: number
+  readonly p99: number
+}
+
+const parseOptions = (args: ReadonlyArray<string>): Options => {
+  const value = (name: string, fallback: number) => {
+    const i = args.indexOf(`--${name}`)
+    const parsed = i < 0 ? Number.NaN : Number(args[i + 1])
+    return Number.isFinite(parsed) && parsed > 0 ? parsed : fallback
+  }
+  return { jobs: value("jobs", 10_000), workers: value("workers", 2), concurrency: value("concurrency", 25), batch: value("batch", 500), latency: value("latency", 300), rounds: value("rounds", 3) }
+}
+
+const percentile = (values: ReadonlyArray<number>, p: number) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
+const withDatabase = (url: string, database: string) => {
+  const parsed = new URL(url)
+  parsed.pathname = `/${database}`
+  return parsed.toString()
+}
+
+const admin = (url: string, statement: string) =>
+  Effect.runPromise(Effect.gen(function*() {
+    const sql = yield* PgClient.PgClient
+    yield* sql.unsafe(statement)
+  }).pipe(Effect.provide(PgClient.layer({ url: Redacted.make(url), maxConnections: 1 }))))
+
+// ---- cogo ----
+
+const cogoPlatform = (url: string, options: Options) => {
+  const env = {
+    DATABASE_URL: url,
+    DATABASE_POOL_MAX: String(10 * options.workers),
+    JOBS_CLAIM_BATCH: String(Math.min(options.concurrency * 2, 100)),
+    JOBS_POLL_INTERVAL: "2 seconds",
+    LOG_LEVEL: "Warn"
+  }
+  return JobQueue.layer.pipe(
+    Layer.provideMerge(EventBus.layer),
+    Layer.provideMerge(Notifications.layer),
+    Layer.provideMerge(Migrations.layer({ run: true })),
+    Layer.provideMerge(Database.layer),
+    Layer.provideMerge(Database.clientLayer),
+    Layer.provideMerge(AppConfig.layer),
+    Layer.provideMerge(ConfigProvider.layer(ConfigProvider.fromEnvRecord(env)))
+  )
+}
+
+/** Starts `count` independent orchestrators (own worker id, claim loop, completion writer) in `scope`. */
+const startOrchestrators = (count: number, register: (orchestrator: Orchestrator["Service"]) => Effect.Effect<void, never, Scope.Scope>) =>
+  Effect.forEach(Array.from({ length: count }), () =>
+    Effect.gen(function*() {
+      const context = yield* Layer.build(Orchestrator.layer)
+      yield* register(Context.get(context, Orchestrator))
+    }))
+
+const benchCogo = (options: Options) =>
+  Effect.gen(function*() {
+    const queue = yield* JobQueue
+    const db = yield* Database
+    const sql = yield* PgClient.PgClient
+    const remaining = (kind: string) =>
+      Effect.map(sql<{ n: string }>`SELECT count(*) AS n FROM cogo.jobs WHERE kind = ${kind} AND state <> 'succeeded'`, (rows) => Number(rows[0]!.n))
+
+    // Throughput.
+    const enqueueStart = performance.now()
+    for (let done = 0; done < options.jobs; done += options.batch) {
+      const size = Math.min(options.batch, options.jobs - done)
+      yield* db.withRole(DbRole.agent, queue.enqueueMany(Array.from({ length: size }, () => ({ kind: "bench.noop", payload: {} }))))
+    }
+    const enqueueSeconds = (performance.now() - enqueueStart) / 1000
+    const drainStart = performance.now()
+    const drainSeconds = yield* Effect.scoped(Effect.gen(function*() {
+      yield* startOrchestrators(options.workers, (o) =>
+        o.register({ kind: "bench.noop", payload: Schema.Unknown, concurrency: options.concurrency, prefetch: 2, run: () => Effect.void }))
+      while ((yield* remaining("bench.noop")) > 0) yield* Effect.sleep("10 millis")
+      return (performance.now() - drainStart) / 1000
+    }))
+
+    // Latency.
+    const latencies: Array<number> = []
+    yield* Effect.scoped(Effect.gen(function*() {
+      yield* startOrchestrators(options.workers, (o) =>
+        o.register({
+          kind: "bench.latency",
+          payload: Schema.Struct({ t: Schema.Number }),
+          concurrency: options.concurrency,
+          run: (payload) => Effect.sync(() => latencies.push(performance.now() - payload.t))
+        }))
+      yield* Effect.sleep("500 millis") // workers listening and idle
+      for (let i = 0; i < options.latency; i++) {
+        yield* queue.submit({ kind: "bench.latency", payload: { t: performance.now() } })
+        yield* Effect.sleep("5 millis")
+      }
+      while (latencies.length < options.latency) yield* Effect.sleep("10 millis")
+    }))
+    return {
+      name: "cogo",
+      enqueuePerSecond: options.jobs / enqueueSeconds,
+      drainPerSecond: options.jobs / drainSeconds,
+      p50: percentile(latencies, 50),
+      p99: percentile(latencies, 99)
+    } satisfies Result
+  })
+
+// ---- graphile-worker ----
+
+const silent = new Logger(() => () => {})
+
+const benchGraphile = async (url: string, options: Options, batched: boolean): Promise<Result> => {
+  const utils = await makeWorkerUtils({ connectionString: url, logger: silent })
+  await utils.migrate()
+  const preset = batched ? { worker: { localQueue: { size: Math.min(options.concurrency * 2, 100) }, completeJobBatchDelay: 0 } } : {}
+  const start = (taskList: TaskList) =>
+    Promise.all(Array.from({ length: options.workers }, () =>
+      runGraphile({ connectionString: url, concurrency: options.concurrency, noHandleSignals: true, pollInterval: 2000, logger: silent, taskList, preset })))
+  const stop = (runners: ReadonlyArray<Runner>) => Promise.all(runners.map((r) => r.stop()))
+  const remaining = () =>
+    utils.withPgClient(async (client) => Number((await client.query<{ n: string }>("SELECT count(*) AS n FROM graphile_worker.jobs")).rows[0]!.n))
+  try {
+    const enqueueStart = performance.now()
+    for (let done = 0; done < options.jobs; done += options.batch) {
+      const size = Math.min(options.batch, options.jobs - done)
+      await utils.addJobs(Array.from({ length: size }, () => ({ identifier: "noop", payload: {} })))
+    }
+    const enqueueSeconds = (performance.now() - enqueueStart) / 1000
+    const drainStart = performance.now()
+    const drainers = await start({ noop: async () => {} })
+    while ((await remaining()) > 0) await sleep(10)
+    const drainSeconds = (performance.now() - drainStart) / 1000
+    await stop(drainers)
+
+    const latencies: Array<number> = []
+    const listeners = await start({
+      latency: async (payload) => {
+        latencies.push(performance.now() - (payload as { t: number }).t)
+      }
+    })
+    await sleep(500)
+    for (let i = 0; i < options.latency; i++) {
+      await utils.addJob("latency", { t: performance.now() })
+      await sleep(5)
+    }
+    while (latencies.length < options.latency) await sleep(10)
+    await stop(listeners)
+    return {
+      name: batched ? "graphile-worker (localQueue + batched completion)" : "graphile-worker (defaults)",
+      enqueuePerSecond: options.jobs / enqueueSeconds,
+      drainPerSecond: options.jobs / drainSeconds,
+      p50: percentile(latencies, 50),
+      p99: percentile(latencies, 99)
+    }
+  } finally {
+    await utils.release()
+  }
+}
+
+const fmt = (n: number, digits = 0) => n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits })
+
+export const run = async (args: ReadonlyArray<string>): Promise<void> => {
+  const options = parseOptions(args)
+  const server = process.env["BENCH_DATABASE_URL"] ?? "postgres://postgres@127.0.0.1:55432/postgres"
+  const database = `cogo_bench_jobs_${process.pid}`
+  const url = withDatabase(server, database)
+  await admin(server, `CREATE DATABASE ${database}`)
+  try {
+    const runs: Array<ReadonlyArray<Result>> = []
+    for (let round = 0; round < options.rounds; round++) {
+      const cogoRun = await Effect.runPromise(benchCogo(options).pipe(Effect.scoped, Effect.provide(cogoPlatform(url, options))))
+      const defaultsRun = await benchGraphile(url, options, false)
+      const batchedRun = await benchGraphile(url, options, true)
+      runs.push([cogoRun, defaultsRun, batchedRun])
+      process.stderr.write(`round ${round + 1}/${options.rounds}: drain ${runs[round]!.map((r) => fmt(r.drainPerSecond)).join(" / ")} jobs/s\n`)
+    }
+    const median = (column: number): Result => {
+      const results = runs.map((r) => r[column]!)
+      const mid = (f: (r: Result) => number) => percentile(results.map(f), 50)
+      return {
+        name: results[0]!.name,
+        enqueuePerSecond: mid((r) => r.enqueuePerSecond),
+        drainPerSecond: mid((r) => r.drainPerSecond),
+        p50: mid((r) => r.p50),
+        p99: mid((r) => r.p99)
+      }
+    }
+    const [cogo, graphileDefaults, graphileBatched] = [median(0), median(1), median(2)]
+    const rows = [cogo, graphileDefaults, graphileBatched]
+    const host = new URL(server)
+    process.stdout.write(
+      `\njobs benchmark: ${fmt(options.jobs)} no-op jobs, enqueue batches of ${options.batch}, ` +
+        `${options.workers} workers x concurrency ${options.concurrency}; latency over ${options.latency} jobs; ` +
+        `median of ${options.rounds} alternating rounds; ` +
+        `PostgreSQL at ${host.hostname}:${host.port || "5432"}; ${os.cpus().length} cores, Node ${process.version}\n\n` +
+        "| queue | enqueue jobs/s | drain jobs/s | enqueue-to-start p50 ms | p99 ms |\n|---|---:|---:|---:|---:|\n" +
+        rows.map((r) => `| ${r.name} | ${fmt(r.enqueuePerSecond)} | ${fmt(r.drainPerSecond)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} |`).join("\n") +
+        "\n\n" +
+        [graphileDefaults, graphileBatched].map((g) =>
+          `cogo / ${g.name}: drain ${fmt(cogo.drainPerSecond / g.drainPerSecond, 2)}x, enqueue ${fmt(cogo.enqueuePerSecond / g.enqueuePerSecond, 2)}x, ` +
+          `latency p50 ${fmt(g.p50 / cogo.p50, 2)}x, p99 ${fmt(g.p99 / cogo.p99, 2)}x (goal >= 1.0)`
+        ).join("\n") + "\n"
+    )
+  } finally {
+    await admin(server, `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`)
+  }
+}

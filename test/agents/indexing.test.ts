@@ -1,0 +1,173 @@
+import { assert, describe, it, layer } from "@effect/vitest"
+import { Context, Effect, Layer, Ref } from "effect"
+import { SqlClient } from "effect/sql/SqlClient"
+import { joinOverlapping, mergeEvidence } from "../../src/domain/Evidence.ts"
+import { chunkText } from "../../src/domain/TextFeatures.ts"
+import { Embeddings } from "../../src/services/Embeddings.ts"
+import { IndexingAgent } from "../../src/services/IndexingAgent.ts"
+import { ResearchAgent } from "../../src/services/ResearchAgent.ts"
+import { envLayer, platformLayer } from "./layers.ts"
+
+const projectA = "00000000-0000-0000-0000-00000000000a"
+const projectB = "00000000-0000-0000-0000-00000000000b"
+
+const docs = [
+  { sourceType: "doc", sourceId: "auth", text: "To sign in, users authenticate with their email address and a one-time magic link sent to their inbox." },
+  { sourceType: "doc", sourceId: "theme", text: "The brand theme uses a teal primary color, rounded corners and the Inter font family." },
+  { sourceType: "doc", sourceId: "deploy", text: "Deployments run on every push to main; the pipeline builds the Flutter web bundle and uploads it to storage." },
+  { sourceType: "doc", sourceId: "billing", text: "Invoices are generated monthly and customers can download them as PDF files from the billing page." }
+]
+
+/** How many texts the embedder was asked to embed. */
+class CallsRef extends Context.Service<CallsRef, Ref.Ref<number>>()("test/EmbedCalls") {
+  static readonly layer = Layer.effect(CallsRef, Ref.make(0))
+}
+
+/** The offline embedder, counting its inputs. */
+const countingEmbeddings = Layer.effect(Embeddings, Effect.gen(function*() {
+  const calls = yield* Effect.service(CallsRef)
+  const offline = yield* Effect.service(Embeddings).pipe(Effect.provide(Embeddings.layerOffline))
+  return Embeddings.of({ ...offline, embed: (texts) => Effect.andThen(Ref.update(calls, (n) => n + texts.length), offline.embed(texts)) })
+}))
+
+const agents = ResearchAgent.layer.pipe(
+  Layer.provideMerge(IndexingAgent.layer),
+  Layer.provideMerge(countingEmbeddings),
+  Layer.provideMerge(CallsRef.layer),
+  Layer.provide(envLayer({ INDEX_CHUNK_CHARS: "200", INDEX_CHUNK_OVERLAP: "60" })),
+  Layer.provideMerge(platformLayer())
+)
+
+describe("evidence merging and chunking", () => {
+  it("joins overlapping excerpts and keeps every source", () => {
+    assert.strictEqual(joinOverlapping("alpha beta gamma delta epsilon zeta", "delta epsilon zeta eta theta"), undefined)
+    assert.strictEqual(
+      joinOverlapping("one two three four five six seven eight", "five six seven eight nine ten"),
+      "one two three four five six seven eight nine ten"
+    )
+    const merged = mergeEvidence([
+      { content: "The primary color is teal and buttons are rounded.", score: 0.9, sources: [{ sourceType: "doc", sourceId: "a", score: 0.9 }] },
+      { content: "The primary color is teal and buttons are rounded.", score: 0.7, sources: [{ sourceType: "doc", sourceId: "b", score: 0.7 }] },
+      { content: "Buttons are rounded. Cards have shadows and the grid has twelve columns.", score: 0.5, sources: [{ sourceType: "doc", sourceId: "c", score: 0.5 }] },
+      { content: "Cards have shadows and the grid has twelve columns. Icons come from Material.", score: 0.4, sources: [{ sourceType: "doc", sourceId: "d", score: 0.4 }] },
+      { content: "Invoices are monthly.", score: 0.3, sources: [{ sourceType: "doc", sourceId: "e", score: 0.3 }] }
+    ])
+    assert.strictEqual(merged.length, 3)
+    assert.deepStrictEqual(merged[0]!.sources.map((s) => s.sourceId), ["a", "b"])
+    assert.strictEqual(merged[1]!.content, "Buttons are rounded. Cards have shadows and the grid has twelve columns. Icons come from Material.")
+    assert.deepStrictEqual(merged[1]!.sources.map((s) => s.sourceId), ["c", "d"])
+    assert.strictEqual(merged[1]!.score, 0.5)
+  })
+
+  it("chunks long text with overlap and never loses words", () => {
+    const text = Array.from({ length: 60 }, (_, i) => `Sentence number ${i} says something.`).join(" ")
+    const chunks = chunkText(text, 200, 60)
+    assert.isAbove(chunks.length, 5)
+    assert.isTrue(chunks.every((c) => c.length <= 200))
+    for (let i = 0; i < 60; i++) assert.isTrue(chunks.some((c) => c.includes(`Sentence number ${i} says`)), `sentence ${i}`)
+    assert.isDefined(joinOverlapping(chunks[0]!.replace(/\s+/g, " "), chunks[1]!.replace(/\s+/g, " ")))
+  })
+})
+
+layer(agents, { excludeTestServices: true })("indexing and research on pgvector", (it) => {
+  it.effect("a known document is found for a paraphrased query, only within its project; unchanged text is not re-embedded", () =>
+    Effect.gen(function*() {
+      const indexing = yield* IndexingAgent
+      const calls = yield* CallsRef
+      const first = yield* indexing.index(projectA, docs)
+      assert.deepStrictEqual(first, { documents: 4, chunks: 4, cached: 0, removed: 0 })
+      yield* indexing.index(projectB, [{ sourceType: "doc", sourceId: "other-auth", text: docs[0]!.text }])
+      const login = yield* indexing.search(projectA, "How do people log in with an emailed link?", 3)
+      assert.strictEqual(login[0]?.sourceId, "auth")
+      assert.isTrue(login.every((hit) => hit.sourceId !== "other-auth"))
+      assert.isAbove(login[0]!.score, login[1]!.score)
+      const styling = yield* indexing.search(projectA, "which colors and fonts does the brand styling use", 2)
+      assert.strictEqual(styling[0]?.sourceId, "theme")
+      const invoices = yield* indexing.search(projectA, "download a monthly invoice as pdf", 1)
+      assert.strictEqual(invoices[0]?.sourceId, "billing")
+
+      const before = yield* Ref.get(calls)
+      const again = yield* indexing.index(projectA, docs)
+      assert.strictEqual(again.cached, 4)
+      // Only the queries above were embedded since: re-indexing unchanged text used the cache.
+      assert.strictEqual((yield* Ref.get(calls)) - before, 0)
+    }))
+
+  it.effect("re-indexing a shorter document removes its stale chunks", () =>
+    Effect.gen(function*() {
+      const indexing = yield* IndexingAgent
+      const sql = yield* SqlClient
+      const long = Array.from({ length: 20 }, (_, i) => `Paragraph ${i} describes widget ${i} in detail.`).join("\n\n")
+      const report = yield* indexing.index(projectA, [{ sourceType: "upload", sourceId: "manual", text: long }])
+      assert.isAbove(report.chunks, 2)
+      const shorter = yield* indexing.index(projectA, [{ sourceType: "upload", sourceId: "manual", text: "Just one line now." }])
+      assert.strictEqual(shorter.removed, report.chunks - 1)
+      const rows = yield* sql<{ n: string }>`SELECT count(*) AS n FROM cogo.vectors WHERE source_id = 'manual'`
+      assert.strictEqual(Number(rows[0]!.n), 1)
+      assert.strictEqual(yield* indexing.remove(projectA, "upload", "manual"), 1)
+    }))
+
+  it.effect("research merges duplicate evidence and records knowledge with provenance, idempotently", () =>
+    Effect.gen(function*() {
+      const indexing = yield* IndexingAgent
+      const research = yield* ResearchAgent
+      const sql = yield* SqlClient
+      const project = "00000000-0000-0000-0000-0000000000c1"
+      const fact = "Checkout buttons use the accent color and show a spinner while the payment is processing."
+      yield* indexing.index(project, [
+        { sourceType: "component", sourceId: "checkout-button", text: fact },
+        { sourceType: "page", sourceId: "checkout", text: fact },
+        { sourceType: "doc", sourceId: "unrelated", text: "The office plants are watered on Fridays by the facilities team." }
+      ])
+      const jobId = "00000000-0000-0000-0000-0000000000f1"
+      const result = yield* research.research({ projectId: project, question: "what do checkout buttons show during payment processing", jobId })
+      const top = result.evidence[0]!
+      assert.strictEqual(top.content, fact)
+      assert.deepStrictEqual(top.sources.map((s) => s.sourceId).sort(), ["checkout", "checkout-button"])
+      assert.isFalse(result.evidence.some((e) => e.content.includes("plants")))
+      assert.strictEqual(result.knowledgeIds.length, result.evidence.length)
+      const knowledge = yield* sql<{ id: string; job_id: string; sources: Array<{ sourceId: string }> }>`
+        SELECT id, job_id, sources FROM cogo.knowledge WHERE project_id = ${project}`
+      assert.strictEqual(knowledge.length, result.evidence.length)
+      const topRow = knowledge.find((k) => k.id === result.knowledgeIds[0])!
+      assert.strictEqual(topRow.job_id, jobId)
+      assert.deepStrictEqual(topRow.sources.map((s) => s.sourceId).sort(), ["checkout", "checkout-button"])
+      const evidence = yield* sql<{ source_id: string; job_id: string }>`
+        SELECT source_id, job_id FROM cogo.evidence WHERE knowledge_id = ${result.knowledgeIds[0]!} ORDER BY source_id`
+      assert.deepStrictEqual(evidence.map((e) => e.source_id), ["checkout", "checkout-button"])
+      assert.isTrue(evidence.every((e) => e.job_id === jobId))
+
+      // Asking again: recorded knowledge is retrieved too, merges with the chunks, and nothing is duplicated.
+      const again = yield* research.research({ projectId: project, question: "what do checkout buttons show during payment processing", jobId })
+      assert.deepStrictEqual(again.knowledgeIds[0], result.knowledgeIds[0])
+      const counts = yield* sql<{ k: string; e: string }>`
+        SELECT (SELECT count(*) FROM cogo.knowledge WHERE project_id = ${project}) AS k,
+               (SELECT count(*) FROM cogo.evidence WHERE project_id = ${project}) AS e`
+      assert.strictEqual(Number(counts[0]!.k), knowledge.length)
+      assert.strictEqual(Number(counts[0]!.e), 2 * 1 + (result.evidence.length - 1))
+    }))
+
+  it.effect("indexes a project's public content and forgets deleted entities", () =>
+    Effect.gen(function*() {
+      const indexing = yield* IndexingAgent
+      const sql = yield* SqlClient
+      const project = "00000000-0000-4000-8000-0000000000d1"
+      const login = "00000000-0000-4000-8000-0000000000d2"
+      // Seeded directly (the test connection may write public.*; agents cannot).
+      yield* sql`INSERT INTO public.projects (id, name, description, owner_id) VALUES (${project}, 'Shop', 'An online shop for plants', ${project})`
+      yield* sql`INSERT INTO public.components (id, project_id, name, definition) VALUES
+        (${login}, ${project}, 'LoginForm', ${JSON.stringify({ children: [{ type: "TextField", label: "Email address" }, { type: "Button", text: "Send magic link" }] })}::jsonb),
+        ('00000000-0000-4000-8000-0000000000d3', ${project}, 'ProductCard', ${JSON.stringify({ children: [{ type: "Image" }, { type: "Text", text: "Price in euros" }] })}::jsonb)`
+      const report = yield* indexing.indexProject(project)
+      assert.strictEqual(report.documents, 3)
+      const hits = yield* indexing.search(project, "where does the user type the email to receive a link", 1)
+      assert.strictEqual(hits[0]?.sourceId, login)
+      assert.include(hits[0]!.content, "label: Email address")
+      yield* sql`DELETE FROM public.components WHERE id = ${login}`
+      const again = yield* indexing.indexProject(project)
+      assert.strictEqual(again.removed, 1)
+      assert.strictEqual(again.cached, 2)
+      const after = yield* indexing.search(project, "email magic link", 5)
+      assert.isTrue(after.every((hit) => hit.sourceId !== login))
+    }))
+})

@@ -1,0 +1,231 @@
+import { assert, describe, it, layer } from "@effect/vitest"
+import { Duration, Effect, Layer, Option, Ref, Schema } from "effect"
+import { SqlClient } from "effect/sql/SqlClient"
+import { InvalidToolInput, ProviderUnavailable } from "../../src/domain/AgentError.ts"
+import type { JobId } from "../../src/domain/Job.ts"
+import { Database, DbRole } from "../../src/services/Database.ts"
+import { EventBus } from "../../src/services/EventBus.ts"
+import { backoffDelay, exponentialRetry, JobQueue } from "../../src/services/JobQueue.ts"
+import { Orchestrator } from "../../src/services/Orchestrator.ts"
+import { jobsLayer } from "./layers.ts"
+
+const fastRetry = exponentialRetry({ base: "10 millis", cap: "40 millis", maxAttempts: 3, jitter: false })
+
+describe("retry backoff", () => {
+  it.effect("exponential, capped, one delay per failed attempt", () =>
+    Effect.gen(function*() {
+      const policy = exponentialRetry({ base: "100 millis", cap: "350 millis", maxAttempts: 9, jitter: false })
+      const delays = yield* Effect.forEach([1, 2, 3, 4, 5], (attempt) => Effect.map(backoffDelay(policy, attempt), Duration.toMillis))
+      assert.deepStrictEqual(delays, [100, 200, 350, 350, 350])
+      const jittered = exponentialRetry({ base: "100 millis", cap: "10 seconds", maxAttempts: 9 })
+      const third = Duration.toMillis(yield* backoffDelay(jittered, 3))
+      assert.isTrue(third >= 320 && third <= 480, `jittered third delay ${third}`)
+    }))
+})
+
+layer(jobsLayer(), { excludeTestServices: true })("job queue and orchestrator", (it) => {
+  const agent = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+    Effect.flatMap(Effect.service(Database), (db) => db.withRole(DbRole.agent, effect))
+
+  it.effect("enqueue needs the caller's transaction, rolls back with it, and dedupes by idempotency key", () =>
+    Effect.gen(function*() {
+      const queue = yield* JobQueue
+      const sql = yield* SqlClient
+      const outside = yield* Effect.flip(queue.enqueue({ kind: "test.unregistered", payload: {} }))
+      assert.strictEqual(outside._tag, "NotInTransaction")
+
+      yield* agent(Effect.andThen(queue.enqueue({ kind: "test.unregistered", payload: {}, idempotencyKey: "rolled-back" }), Effect.fail("abort"))).pipe(
+        Effect.ignore
+      )
+      const first = yield* agent(queue.enqueue({ kind: "test.unregistered", payload: { n: 1 }, idempotencyKey: "k-1" }))
+      const again = yield* agent(queue.enqueue({ kind: "test.unregistered", payload: { n: 2 }, idempotencyKey: "k-1" }))
+      assert.isTrue(first.created)
+      assert.isFalse(again.created)
+      assert.strictEqual(again.id, first.id)
+      const batch = yield* agent(queue.enqueueMany([
+        { kind: "test.unregistered", payload: {}, idempotencyKey: "k-1" },
+        { kind: "test.unregistered", payload: {} },
+        { kind: "test.unregistered", payload: {}, idempotencyKey: "k-2" },
+        { kind: "test.unregistered", payload: {}, idempotencyKey: "k-2" }
+      ]))
+      assert.strictEqual(batch[0]!.id, first.id)
+      assert.isTrue(batch[1]!.created)
+      assert.strictEqual(batch[2]!.id, batch[3]!.id)
+      const rows = yield* sql<{ n: string }>`SELECT count(*) AS n FROM cogo.jobs WHERE kind = 'test.unregistered'`
+      assert.strictEqual(Number(rows[0]!.n), 3)
+      const stored = yield* queue.get(first.id)
+      assert.deepStrictEqual(Option.getOrThrow(stored).payload, { n: 1 })
+      const rolledBack = yield* sql`SELECT 1 FROM cogo.jobs WHERE idempotency_key = 'rolled-back'`
+      assert.strictEqual(rolledBack.length, 0)
+    }))
+
+  it.effect("a registered kind runs; progress, result and every state change are job events and bus events", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const orchestrator = yield* Orchestrator
+      const queue = yield* JobQueue
+      const bus = yield* EventBus
+      yield* orchestrator.register({
+        kind: "test.echo",
+        payload: Schema.Struct({ text: Schema.String }),
+        run: (payload, job) => Effect.as(job.progress({ pct: 50 }), { echoed: payload.text.toUpperCase() })
+      })
+      const projectId = "00000000-0000-0000-0000-0000000000e1"
+      const { id } = yield* queue.submit({ kind: "test.echo", payload: { text: "hi" }, projectId })
+      const job = yield* queue.awaitTerminal(id).pipe(Effect.timeout("10 seconds"))
+      assert.strictEqual(job.state, "succeeded")
+      assert.deepStrictEqual(job.result, { echoed: "HI" })
+      assert.strictEqual(job.attempts, 1)
+      const events = yield* queue.events(id)
+      assert.deepStrictEqual(events.map((e) => e.kind), ["enqueued", "started", "progress", "succeeded"])
+      const busEvents = (yield* bus.since({ afterId: 0, jobId: id })).filter((e) => e.topic === "job")
+      assert.deepStrictEqual(busEvents.map((e) => e.kind), ["enqueued", "started", "progress", "succeeded"])
+      assert.isTrue(busEvents.every((e) => e.projectId === projectId))
+      assert.deepStrictEqual((busEvents[3]!.payload as { result: unknown }).result, { echoed: "HI" })
+    })))
+
+  it.effect("transient errors retry with backoff until success; permanent errors and exhausted attempts go dead", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const orchestrator = yield* Orchestrator
+      const queue = yield* JobQueue
+      const calls = yield* Ref.make(0)
+      yield* orchestrator.register({
+        kind: "test.flaky",
+        payload: Schema.Struct({ failures: Schema.Number }),
+        retry: fastRetry,
+        run: (payload) =>
+          Effect.flatMap(Ref.updateAndGet(calls, (n) => n + 1), (n) =>
+            n <= payload.failures
+              ? Effect.fail(new ProviderUnavailable({ dependency: "llm", message: `down (call ${n})` }))
+              : Effect.succeed({ calls: n }))
+      })
+      yield* orchestrator.register({
+        kind: "test.bad-input",
+        payload: Schema.Struct({}),
+        retry: fastRetry,
+        run: () => Effect.fail(new InvalidToolInput({ tool: "t", message: "nope" }))
+      })
+      const recovers = yield* queue.submit({ kind: "test.flaky", payload: { failures: 2 } })
+      const recovered = yield* queue.awaitTerminal(recovers.id).pipe(Effect.timeout("10 seconds"))
+      assert.strictEqual(recovered.state, "succeeded")
+      assert.strictEqual(recovered.attempts, 3)
+      const kinds = (yield* queue.events(recovers.id)).map((e) => e.kind)
+      assert.deepStrictEqual(kinds.filter((k) => k === "retrying").length, 2)
+
+      yield* Ref.set(calls, 0)
+      const exhausted = yield* queue.submit({ kind: "test.flaky", payload: { failures: 10 } })
+      const dead = yield* queue.awaitTerminal(exhausted.id).pipe(Effect.timeout("10 seconds"))
+      assert.strictEqual(dead.state, "dead")
+      assert.strictEqual(dead.attempts, 3)
+      assert.strictEqual(dead.lastError?.tag, "ProviderUnavailable")
+      assert.strictEqual(dead.lastError?.message, "down (call 3)")
+
+      const permanent = yield* queue.submit({ kind: "test.bad-input", payload: {} })
+      const refused = yield* queue.awaitTerminal(permanent.id).pipe(Effect.timeout("10 seconds"))
+      assert.strictEqual(refused.state, "dead")
+      assert.strictEqual(refused.attempts, 1)
+      assert.deepStrictEqual(refused.lastError, { tag: "InvalidToolInput", message: "nope", retryable: false })
+    })))
+
+  it.effect("invalid payloads are dead at once; timeouts are retryable Timeout errors", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const orchestrator = yield* Orchestrator
+      const queue = yield* JobQueue
+      yield* orchestrator.register({
+        kind: "test.typed",
+        payload: Schema.Struct({ n: Schema.Number }),
+        run: (payload) => Effect.succeed(payload.n)
+      })
+      yield* orchestrator.register({
+        kind: "test.slow",
+        payload: Schema.Struct({}),
+        timeout: "50 millis",
+        retry: exponentialRetry({ base: "10 millis", cap: "10 millis", maxAttempts: 2, jitter: false }),
+        run: () => Effect.never
+      })
+      const bad = yield* queue.submit({ kind: "test.typed", payload: { n: "not a number" } })
+      const badJob = yield* queue.awaitTerminal(bad.id).pipe(Effect.timeout("10 seconds"))
+      assert.strictEqual(badJob.state, "dead")
+      assert.strictEqual(badJob.lastError?.tag, "InvalidJobPayload")
+      assert.strictEqual(badJob.attempts, 1)
+      const slow = yield* queue.submit({ kind: "test.slow", payload: {} })
+      const slowJob = yield* queue.awaitTerminal(slow.id).pipe(Effect.timeout("10 seconds"))
+      assert.strictEqual(slowJob.state, "dead")
+      assert.strictEqual(slowJob.attempts, 2)
+      assert.strictEqual(slowJob.lastError?.tag, "Timeout")
+    })))
+
+  it.effect("per-kind concurrency limit holds", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const orchestrator = yield* Orchestrator
+      const queue = yield* JobQueue
+      const running = yield* Ref.make(0)
+      const peak = yield* Ref.make(0)
+      yield* orchestrator.register({
+        kind: "test.limited",
+        payload: Schema.Struct({}),
+        concurrency: 2,
+        run: () =>
+          Effect.acquireUseRelease(
+            Effect.flatMap(Ref.updateAndGet(running, (n) => n + 1), (n) => Ref.update(peak, (p) => Math.max(p, n))),
+            () => Effect.sleep("60 millis"),
+            () => Ref.update(running, (n) => n - 1)
+          )
+      })
+      const ids = yield* agent(queue.enqueueMany(Array.from({ length: 6 }, () => ({ kind: "test.limited", payload: {} }))))
+      const jobs = yield* Effect.forEach(ids, (job) => queue.awaitTerminal(job.id), { concurrency: "unbounded" }).pipe(Effect.timeout("15 seconds"))
+      assert.isTrue(jobs.every((job) => job.state === "succeeded"))
+      assert.strictEqual(yield* Ref.get(peak), 2)
+    })))
+
+  it.effect("cancel: a queued job never runs, a running job is interrupted", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const orchestrator = yield* Orchestrator
+      const queue = yield* JobQueue
+      const started = yield* Ref.make(0)
+      const interrupted = yield* Ref.make(0)
+      yield* orchestrator.register({
+        kind: "test.long",
+        payload: Schema.Struct({}),
+        run: () => Effect.andThen(Ref.update(started, (n) => n + 1), Effect.never).pipe(Effect.onInterrupt(() => Ref.update(interrupted, (n) => n + 1)))
+      })
+      const later = yield* queue.submit({ kind: "test.long", payload: {}, delayMs: 60_000 })
+      assert.isTrue(yield* queue.cancel(later.id, "not needed"))
+      const running = yield* queue.submit({ kind: "test.long", payload: {} })
+      yield* Effect.gen(function*() {
+        while ((yield* Ref.get(started)) === 0) yield* Effect.sleep("20 millis")
+      }).pipe(Effect.timeout("10 seconds"))
+      assert.isTrue(yield* queue.cancel(running.id))
+      const cancelled = yield* queue.awaitTerminal(running.id).pipe(Effect.timeout("10 seconds"))
+      assert.strictEqual(cancelled.state, "cancelled")
+      // The heartbeat notices the job is no longer held and interrupts the handler.
+      yield* Effect.gen(function*() {
+        while ((yield* Ref.get(interrupted)) === 0) yield* Effect.sleep("50 millis")
+      }).pipe(Effect.timeout("10 seconds"))
+      assert.strictEqual(yield* Ref.get(started), 1)
+      assert.isFalse(yield* queue.cancel(running.id))
+      const stillCancelled = yield* queue.get(later.id)
+      assert.strictEqual(Option.getOrThrow(stillCancelled).state, "cancelled")
+      assert.strictEqual(Option.getOrThrow(stillCancelled).attempts, 0)
+    })))
+
+  it.effect("an expired lease is rescued and the job runs again; the old worker's late completion is refused", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const orchestrator = yield* Orchestrator
+      const queue = yield* JobQueue
+      const { id } = yield* queue.submit({ kind: "test.rescued", payload: { v: 7 } })
+      // A worker that claims and then goes silent.
+      const [ghostJob] = yield* queue.claim({ workerId: "ghost", kinds: ["test.rescued"], limit: 5, leaseMs: 100 })
+      assert.strictEqual(ghostJob?.id, id)
+      yield* orchestrator.register({
+        kind: "test.rescued",
+        payload: Schema.Struct({ v: Schema.Number }),
+        run: (payload, job) => Effect.succeed({ v: payload.v, attempt: job.job.attempt })
+      })
+      const job = yield* queue.awaitTerminal(id as JobId).pipe(Effect.timeout("10 seconds"))
+      assert.strictEqual(job.state, "succeeded")
+      assert.deepStrictEqual(job.result, { v: 7, attempt: 2 })
+      assert.isFalse(yield* queue.complete("ghost", ghostJob!, { v: "late" }))
+      const kinds = (yield* queue.events(id)).map((e) => e.kind)
+      assert.deepStrictEqual(kinds, ["enqueued", "started", "rescued", "started", "succeeded"])
+    })))
+})

@@ -1,0 +1,151 @@
+import { assert, layer } from "@effect/vitest"
+import { createClient } from "@supabase/supabase-js"
+import { Effect } from "effect"
+import { SqlClient } from "effect/sql/SqlClient"
+import * as jose from "jose"
+import { Database, DbRole } from "../../src/services/Database.ts"
+import { anonKey, baseUrl, EdgeServerLive, serviceRoleKey, signToken, userToken } from "./server.ts"
+
+const alice = "a11ce000-0000-4000-8000-000000000001"
+const bob = "b0b00000-0000-4000-8000-000000000002"
+
+const seed = Effect.gen(function*() {
+  const sql = yield* SqlClient
+  const db = yield* Database
+  yield* db.withRole(DbRole.projector, Effect.gen(function*() {
+    const projects = yield* sql<{ id: string; owner_id: string }>`
+      INSERT INTO public.projects (name, owner_id) VALUES ('alice app', ${alice}), ('bob app', ${bob}) RETURNING id, owner_id`
+    for (const project of projects) {
+      const who = project.owner_id === alice ? "alice" : "bob"
+      yield* sql`INSERT INTO public.pages (project_id, name, route) VALUES
+        (${project.id}, ${`${who} home`}, '/'), (${project.id}, ${`${who} about`}, '/about')`
+    }
+  }))
+})
+
+const get = (url: string, init: RequestInit = {}) => Effect.promise(() => fetch(url, init))
+
+layer(EdgeServerLive(), { excludeTestServices: true })("edge auth, CORS, limits and PostgREST reads", (it) => {
+  it.effect("supabase-js .from('pages').select() under two users' JWTs: each sees only their rows", () =>
+    Effect.gen(function*() {
+      yield* seed
+      const url = yield* baseUrl
+      const key = yield* Effect.promise(anonKey)
+      const clientFor = (token: string) =>
+        createClient(url, key, { auth: { persistSession: false, autoRefreshToken: false }, global: { headers: { Authorization: `Bearer ${token}` } } })
+      const aliceClient = clientFor(yield* Effect.promise(() => userToken(alice)))
+      const bobClient = clientFor(yield* Effect.promise(() => userToken(bob)))
+
+      const alicePages = yield* Effect.promise(async () => await aliceClient.from("pages").select("name, route").order("name"))
+      assert.isNull(alicePages.error)
+      assert.deepStrictEqual(alicePages.data, [{ name: "alice about", route: "/about" }, { name: "alice home", route: "/" }])
+      const bobPages = yield* Effect.promise(async () => await bobClient.from("pages").select("*").order("name", { ascending: false }))
+      assert.isNull(bobPages.error)
+      assert.deepStrictEqual(bobPages.data?.map((p) => p["name"]), ["bob home", "bob about"])
+      assert.strictEqual(typeof bobPages.data?.[0]?.["version"], "number")
+
+      // eq / in filters, limit, single object.
+      const home = yield* Effect.promise(async () => await aliceClient.from("pages").select("name").eq("route", "/").single())
+      assert.isNull(home.error)
+      assert.deepStrictEqual(home.data, { name: "alice home" })
+      const some = yield* Effect.promise(async () => await aliceClient.from("pages").select("name").in("name", ["alice home", "bob home"]).limit(5))
+      assert.deepStrictEqual(some.data, [{ name: "alice home" }])
+      const notSingle = yield* Effect.promise(async () => await aliceClient.from("pages").select("name").single())
+      assert.strictEqual(notSingle.status, 406)
+      assert.strictEqual(notSingle.error?.code, "PGRST116")
+      // Bad input is a 400 naming the field, never a database error.
+      const badUuid = yield* Effect.promise(async () => await aliceClient.from("pages").select("name").eq("project_id", "not-a-uuid"))
+      assert.strictEqual(badUuid.status, 400)
+      assert.include(badUuid.error?.message ?? "", "project_id")
+      const badColumn = yield* Effect.promise(async () => await aliceClient.from("pages").select("nope"))
+      assert.strictEqual(badColumn.status, 400)
+      const badTable = yield* Effect.promise(async () => await aliceClient.from("secrets").select())
+      assert.strictEqual(badTable.status, 404)
+
+      // The service role reads everything; an anonymous key in prod mode is refused.
+      const service = yield* Effect.promise(async () => await createClient(url, serviceRoleKey, { auth: { persistSession: false } }).from("pages").select("id"))
+      assert.strictEqual(service.data?.length, 4)
+      const anonymous = yield* Effect.promise(async () => await createClient(url, key, { auth: { persistSession: false } }).from("pages").select("id"))
+      assert.strictEqual(anonymous.status, 401)
+    }))
+
+  it.effect("attack list: alg none, expired, wrong audience, tampered payload, other key, bad role are all 401", () =>
+    Effect.gen(function*() {
+      const url = yield* baseUrl
+      const good = yield* Effect.promise(() => userToken(alice))
+      const [header, payload, signature] = good.split(".") as [string, string, string]
+      const claims = JSON.parse(Buffer.from(payload, "base64url").toString()) as Record<string, unknown>
+      const tampered = `${header}.${Buffer.from(JSON.stringify({ ...claims, sub: bob })).toString("base64url")}.${signature}`
+      const none = new jose.UnsecuredJWT({ sub: alice, role: "authenticated", aud: "authenticated" }).setExpirationTime("1h").encode()
+      const { privateKey } = yield* Effect.promise(() => jose.generateKeyPair("RS256"))
+      const rsa = yield* Effect.promise(() =>
+        new jose.SignJWT({ sub: alice, role: "authenticated", aud: "authenticated" }).setProtectedHeader({ alg: "RS256" }).setExpirationTime("1h").sign(privateKey))
+      const attacks: Record<string, string> = {
+        none,
+        expired: yield* Effect.promise(() => signToken({ sub: alice, role: "authenticated", aud: "authenticated" }, { expiresIn: Math.floor(Date.now() / 1000) - 60 })),
+        wrongAudience: yield* Effect.promise(() => userToken(alice, { aud: "someone-else" })),
+        tampered,
+        otherKey: yield* Effect.promise(() => signToken({ sub: alice, role: "authenticated", aud: "authenticated" }, { secret: "another-secret-another-secret-another-secret" })),
+        rsaWithoutJwks: rsa,
+        badRole: yield* Effect.promise(() => userToken(alice, { role: "postgres" })),
+        noSub: yield* Effect.promise(() => signToken({ role: "authenticated", aud: "authenticated" })),
+        garbage: "not.a.jwt",
+        hs384: yield* Effect.promise(() => signToken({ sub: alice, role: "authenticated", aud: "authenticated" }, { alg: "HS384" }))
+      }
+      for (const [name, token] of Object.entries(attacks)) {
+        const response = yield* get(`${url}/rest/v1/pages`, { headers: { authorization: `Bearer ${token}` } })
+        assert.strictEqual(response.status, 401, name)
+        assert.strictEqual(response.headers.get("content-type"), "application/problem+json", name)
+        // The same through an HttpApi group (the Authentication middleware).
+        const embed = yield* get(`${url}/functions/v1/embed`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+          body: JSON.stringify({ texts: ["x"] })
+        })
+        assert.strictEqual(embed.status, 401, `embed ${name}`)
+        assert.strictEqual(embed.headers.get("content-type"), "application/problem+json", `embed ${name}`)
+        const problemBody = yield* Effect.promise(() => embed.json() as Promise<Record<string, unknown>>)
+        assert.strictEqual(problemBody["type"], "https://cogo.dev/problems/unauthorized")
+      }
+      const missing = yield* get(`${url}/rest/v1/pages`)
+      assert.strictEqual(missing.status, 401)
+      const ok = yield* get(`${url}/rest/v1/pages`, { headers: { authorization: `Bearer ${good}` } })
+      assert.strictEqual(ok.status, 200)
+    }))
+
+  it.effect("CORS preflight on any path, CORS headers on responses, 413 for oversized bodies", () =>
+    Effect.gen(function*() {
+      const url = yield* baseUrl
+      const preflight = yield* get(`${url}/functions/v1/chat`, {
+        method: "OPTIONS",
+        headers: { origin: "https://ide.example", "access-control-request-method": "POST", "access-control-request-headers": "authorization, idempotency-key" }
+      })
+      assert.strictEqual(preflight.status, 204)
+      assert.strictEqual(preflight.headers.get("access-control-allow-origin"), "*")
+      const allowed = preflight.headers.get("access-control-allow-headers") ?? ""
+      for (const header of ["authorization", "apikey", "x-client-info", "idempotency-key", "traceparent", "content-type"]) {
+        assert.include(allowed, header)
+      }
+      const notFound = yield* get(`${url}/nowhere`, { headers: { origin: "https://ide.example" } })
+      assert.strictEqual(notFound.status, 404)
+      assert.strictEqual(notFound.headers.get("access-control-allow-origin"), "*")
+      const huge = yield* get(`${url}/functions/v1/embed`, { method: "POST", body: "x".repeat(2 * 1024 * 1024), headers: { "content-type": "application/json" } })
+      assert.strictEqual(huge.status, 413)
+      assert.strictEqual(huge.headers.get("content-type"), "application/problem+json")
+    }))
+
+  it.effect("supabase-js functions.invoke reaches the Figma functions too: bad input is a 4xx problem, never a 5xx", () =>
+    Effect.gen(function*() {
+      const url = yield* baseUrl
+      const supabase = createClient(url, yield* Effect.promise(anonKey), {
+        auth: { persistSession: false },
+        global: { headers: { Authorization: `Bearer ${yield* Effect.promise(() => userToken(alice))}` } }
+      })
+      const compat = yield* Effect.promise(() => supabase.functions.invoke("figma-compat", { body: { not: "a figma document" } }))
+      const compatStatus = (compat.error as { context?: Response } | null)?.context?.status ?? 200
+      assert.isTrue(compatStatus < 500, `figma-compat answered ${compatStatus}`)
+      const plugin = yield* Effect.promise(() => supabase.functions.invoke("figma-plugin", { body: { unsigned: true } }))
+      const pluginStatus = (plugin.error as { context?: Response } | null)?.context?.status
+      assert.strictEqual(pluginStatus, 401, "unsigned plugin uploads are refused")
+    }))
+})

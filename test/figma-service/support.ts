@@ -1,0 +1,66 @@
+/** Helpers for the figma service tests: the service stack on a port, signed plugin requests, fixtures. */
+import { readFileSync } from "node:fs"
+import { EdgeServerLive } from "../edge/server.ts"
+import { figmaPluginSignature } from "../../src/edge/FigmaPluginLive.ts"
+
+export const pluginSecret = "test-only-figma-plugin-secret"
+
+/** The whole service (MainLive: orchestrator with the `figma.import` kind, projection worker) on a port. */
+export const FigmaServerLive = (env: Record<string, string> = {}) =>
+  EdgeServerLive({ FIGMA_PLUGIN_SECRET: pluginSecret, JOBS_POLL_INTERVAL: "200 millis", PROJECTION_POLL_MS: "200", ...env })
+
+export const fixtureText = (name: string): string =>
+  readFileSync(new URL(`../fixtures/figma/${name}`, import.meta.url), "utf8")
+
+export const fixture = (name: string): unknown => JSON.parse(fixtureText(name))
+
+export interface SignOptions {
+  readonly secret?: string
+  readonly timestamp?: number
+  readonly idempotencyKey?: string
+}
+
+/** Headers of a plugin request signed like the plugin does (`v1=` HMAC over "<timestamp>.<body>"). */
+export const signedHeaders = (body: string, options: SignOptions = {}): Record<string, string> => {
+  const timestamp = String(options.timestamp ?? Math.floor(Date.now() / 1000))
+  return {
+    "content-type": "application/json",
+    "x-cogo-timestamp": timestamp,
+    "x-cogo-signature": `v1=${figmaPluginSignature(options.secret ?? pluginSecret, timestamp, body)}`,
+    ...(options.idempotencyKey === undefined ? {} : { "idempotency-key": options.idempotencyKey })
+  }
+}
+
+/** The fields tests read from answers (problem+json, conversions, accepted imports). */
+export interface AnswerBody {
+  readonly type?: string
+  readonly status?: number
+  readonly detail?: string
+  readonly errors?: ReadonlyArray<{ readonly path: ReadonlyArray<string | number>; readonly message: string }>
+  readonly direction?: string
+  readonly format?: "cogo" | "uui"
+  readonly document?: unknown
+  readonly warnings?: ReadonlyArray<{ readonly nodeId: string; readonly feature: string; readonly action: string }>
+  readonly jobId?: string
+  readonly created?: boolean
+  readonly state?: string
+  readonly streamUrl?: string
+}
+
+export interface JsonResponse {
+  readonly status: number
+  readonly contentType: string | null
+  readonly body: AnswerBody
+}
+
+export const postJson = async (url: string, body: string | Uint8Array<ArrayBuffer>, headers: Record<string, string> = {}): Promise<JsonResponse> => {
+  const response = await fetch(url, { method: "POST", body, headers: { "content-type": "application/json", ...headers } })
+  const text = await response.text()
+  let parsed: AnswerBody = { detail: text }
+  try {
+    parsed = JSON.parse(text) as AnswerBody
+  } catch {
+    // not JSON: the text is kept as `detail`
+  }
+  return { status: response.status, contentType: response.headers.get("content-type"), body: parsed }
+}
