@@ -13,8 +13,9 @@
  * (throughput: higher is better for cogo; latency ratios are graphile-worker / cogo, so > 1 also favours cogo).
  * The systems alternate for `--rounds` rounds (a shared machine's load drifts); each figure is the median.
  */
+import { adminQuery, withDatabase } from "../test/support/TestDatabase.ts"
 import { PgClient } from "@effect/sql-pg"
-import { ConfigProvider, Context, Effect, Layer, Redacted, Schema, type Scope } from "effect"
+import { ConfigProvider, Context, Effect, Layer, Schema, type Scope } from "effect"
 import { Logger, makeWorkerUtils, run as runGraphile, type Runner, type TaskList } from "graphile-worker"
 import * as os from "node:os"
 import { AppConfig } from "../src/services/AppConfig.ts"
@@ -58,17 +59,7 @@ const percentile = (values: ReadonlyArray<number>, p: number) => {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
-const withDatabase = (url: string, database: string) => {
-  const parsed = new URL(url)
-  parsed.pathname = `/${database}`
-  return parsed.toString()
-}
-
-const admin = (url: string, statement: string) =>
-  Effect.runPromise(Effect.gen(function*() {
-    const sql = yield* PgClient.PgClient
-    yield* sql.unsafe(statement)
-  }).pipe(Effect.provide(PgClient.layer({ url: Redacted.make(url), maxConnections: 1 }))))
+const admin = (url: string, statement: string) => Effect.runPromise(adminQuery(url, statement))
 
 // ---- cogo ----
 

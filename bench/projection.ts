@@ -11,8 +11,9 @@
  *   (R transactions/s) and once as 10-update transactions (R/10 transactions/s); commit-to-visible = the `projection.applied` bus notification that covers the update
  *   (what an IDE's SSE stream sees) minus the moment the writing transaction returned.
  */
+import { adminQuery, withDatabase } from "../test/support/TestDatabase.ts"
 import { PgClient } from "@effect/sql-pg"
-import { ConfigProvider, Duration, Effect, Fiber, Layer, Redacted, Stream } from "effect"
+import { ConfigProvider, Duration, Effect, Fiber, Layer, Stream } from "effect"
 import { upsert } from "../src/domain/ProjectUpdate.ts"
 import { type ApplierConfig, madeProgress, ProjectionApplier } from "../src/projection/Applier.ts"
 import { ProjectionWorker, type WorkerConfig } from "../src/projection/ProjectionWorker.ts"
@@ -203,17 +204,7 @@ const latency = (options: Options, perTransaction: number) =>
 
 const latencyWorker: WorkerConfig = { enabled: true, concurrency: 2, pollMillis: 1000, lagSampleMillis: 5000 }
 
-const withDatabase = (url: string, database: string) => {
-  const parsed = new URL(url)
-  parsed.pathname = `/${database}`
-  return parsed.toString()
-}
-
-const admin = (url: string, statement: string) =>
-  Effect.runPromise(Effect.gen(function*() {
-    const sql = yield* PgClient.PgClient
-    yield* sql.unsafe(statement)
-  }).pipe(Effect.provide(PgClient.layer({ url: Redacted.make(url), maxConnections: 1 }))))
+const admin = (url: string, statement: string) => Effect.runPromise(adminQuery(url, statement))
 
 const benchBackend = (backend: "postgres" | "embedded", env: Record<string, string>, options: Options) =>
   Effect.gen(function*() {

@@ -109,10 +109,6 @@ export const FigmaPluginLive = HttpApiBuilder.group(Api, "figmaPlugin", Effect.f
       return Result.isFailure(figma) ? Result.fail(decodeErrorBody(figma.failure, ["document"])) : Result.succeed(decoded.success)
     })
 
-  type Enqueued =
-    | { readonly _tag: "Job"; readonly id: JobId; readonly created: boolean; readonly state: string }
-    | { readonly _tag: "Replayed" }
-
   /** Remembers the signature and enqueues (or joins) the job, in one agent transaction. */
   const enqueue = (signature: string, jobKey: string, payload: FigmaImportPayload, windowEnds: number) =>
     database.withRole(DbRole.agent, Effect.gen(function*() {

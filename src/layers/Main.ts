@@ -6,31 +6,31 @@ import { NodeHttpServer } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
 import { HttpRouter, HttpServerResponse } from "effect/http"
 import { HttpApiBuilder, HttpApiMiddleware, HttpApiScalar } from "effect/http-api"
-import { createWarmServer } from "../services/HttpServerWarmup.ts"
+import { problem } from "../domain/Problem.ts"
 import { Api } from "../edge/Api.ts"
+import { EdgeHandlersLive, EdgeRoutesLive, EdgeServicesLive } from "../edge/EdgeLive.ts"
 import { FigmaCompatLive } from "../edge/FigmaCompatLive.ts"
 import { FigmaPluginLive } from "../edge/FigmaPluginLive.ts"
-import { FigmaImportLive } from "../services/FigmaImport.ts"
 import { HealthLive } from "../edge/HealthLive.ts"
 import { ObservabilityHandlersLive, ObservabilityRoutesLive, ObservabilityServicesLive } from "../edge/ObservabilityLive.ts"
-import { AppConfig } from "../services/AppConfig.ts"
-import { Database } from "../services/Database.ts"
-import { AgentsLive } from "./AgentsLive.ts"
-import { LoggingLive } from "../services/Logging.ts"
-import { Telemetry } from "../services/Telemetry.ts"
-import { HttpMetricsMiddleware, MetricsServerLive, routeLabel } from "../services/Metrics.ts"
-import { problem } from "../domain/Problem.ts"
 import { ProblemJsonMiddleware } from "../edge/ProblemJson.ts"
-import { Migrations } from "../services/Migrations.ts"
-import { EventBus } from "../services/EventBus.ts"
-import { Notifications } from "../services/Notifications.ts"
-import { Outbox } from "../services/Outbox.ts"
-import { ProjectCommands } from "../services/ProjectCommands.ts"
+import { ProjectionLive } from "../edge/ProjectionLive.ts"
 import { ProjectionApplier } from "../projection/Applier.ts"
 import { ProjectionAdmin } from "../projection/ProjectionAdmin.ts"
 import { ProjectionWorker } from "../projection/ProjectionWorker.ts"
-import { ProjectionLive } from "../edge/ProjectionLive.ts"
-import { EdgeHandlersLive, EdgeRoutesLive, EdgeServicesLive } from "../edge/EdgeLive.ts"
+import { AppConfig } from "../services/AppConfig.ts"
+import { Database } from "../services/Database.ts"
+import { EventBus } from "../services/EventBus.ts"
+import { FigmaImportLive } from "../services/FigmaImport.ts"
+import { createWarmServer } from "../services/HttpServerWarmup.ts"
+import { LoggingLive } from "../services/Logging.ts"
+import { HttpMetricsMiddleware, MetricsServerLive, routeLabel } from "../services/Metrics.ts"
+import { Migrations } from "../services/Migrations.ts"
+import { Notifications } from "../services/Notifications.ts"
+import { Outbox } from "../services/Outbox.ts"
+import { ProjectCommands } from "../services/ProjectCommands.ts"
+import { Telemetry } from "../services/Telemetry.ts"
+import { AgentsLive } from "./AgentsLive.ts"
 
 /** Database client for the configured backend, the Database service, and migrations applied. */
 export const DatabaseLive = Layer.unwrap(Effect.map(Effect.service(AppConfig), (config) =>
@@ -51,10 +51,17 @@ export const CqrsLive = Layer.mergeAll(ProjectCommands.layer, ProjectionWorker.l
   Layer.provideMerge(Outbox.layer)
 )
 
-/** Everything the handlers need, built once and shared by both servers. */
-export const ServicesLive = Layer.mergeAll(EdgeServicesLive, ObservabilityServicesLive).pipe(Layer.provideMerge(AgentsLive), Layer.provideMerge(CqrsLive), Layer.provideMerge(PlatformLive))
+/**
+ * Everything the handlers need, built once and shared by both servers: edge and observability services and
+ * the Figma import job kind, over the agents (job queue, orchestrator, LLM...), over CQRS, over the platform.
+ */
+export const ServicesLive = Layer.mergeAll(EdgeServicesLive, ObservabilityServicesLive, FigmaImportLive).pipe(
+  Layer.provideMerge(AgentsLive),
+  Layer.provideMerge(CqrsLive),
+  Layer.provideMerge(PlatformLive)
+)
 
-/** The API routes: every HttpApi group, OpenAPI, docs and the HTTP metrics middleware. */
+/** The API routes: every HttpApi group, OpenAPI, docs, raw (SSE, status) routes and global middleware. */
 export const ApiRoutes = Layer.mergeAll(
   HttpApiBuilder.layer(Api, { openapiPath: "/openapi.json" }).pipe(
     Layer.provide([HealthLive, ProjectionLive, EdgeHandlersLive, ObservabilityHandlersLive, FigmaCompatLive, FigmaPluginLive]),
@@ -88,7 +95,7 @@ const logReady = Effect.gen(function*() {
   }))
 })
 
-export const MainLive = Layer.mergeAll(ApiServerLive, MetricsServerLive, FigmaImportLive).pipe(
+export const MainLive = Layer.mergeAll(ApiServerLive, MetricsServerLive).pipe(
   Layer.provideMerge(ServicesLive),
   Layer.provideMerge(Telemetry.layer),
   Layer.provideMerge(LoggingLive),

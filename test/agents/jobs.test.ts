@@ -1,5 +1,5 @@
 import { assert, describe, it, layer } from "@effect/vitest"
-import { Duration, Effect, Layer, Option, Ref, Schema } from "effect"
+import { Duration, Effect, Option, Ref, Schema } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
 import { InvalidToolInput, ProviderUnavailable } from "../../src/domain/AgentError.ts"
 import type { JobId } from "../../src/domain/Job.ts"

@@ -7,6 +7,7 @@ import { Effect, Schema } from "effect"
 import { CogoDocument } from "../../src/domain/figma/CogoUi.ts"
 import { UuiDocument } from "../../src/domain/figma/Uui.ts"
 import { baseUrl } from "../edge/server.ts"
+import { seededRandom } from "../fixtures/figma/generate.ts"
 import { fixture, fixtureText, FigmaServerLive, postJson } from "./support.ts"
 
 const isCogo = Schema.is(CogoDocument)
@@ -16,17 +17,6 @@ const fixtures = ["auto-layout.json", "components.json", "gradients-nodes.json",
 
 const promise = <A>(f: () => Promise<A>) => Effect.promise(f)
 
-/** Seeded PRNG (mulberry32) so the fuzz subset is the same every run. */
-const random = (seed: number) => {
-  let state = seed >>> 0
-  return (): number => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const junk: ReadonlyArray<unknown> = [null, -1, 0, 1e308, "", "x", true, [], {}, [null], { id: 1 }, "NaN", -0.5]
 
@@ -189,7 +179,7 @@ layer(FigmaServerLive({ FIGMA_MAX_BODY_BYTES: String(capBytes) }), { excludeTest
   it.effect("a mutation fuzz subset over HTTP: 300 mutated documents, no 5xx, every 200 is valid COGO UI JSON", () =>
     Effect.gen(function*() {
       const url = `${yield* baseUrl}/functions/v1/figma-compat`
-      const next = random(6)
+      const next = seededRandom(6)
       const seeds = fixtures.map(fixture)
       const inputs = Array.from({ length: 300 }, (_, i) => {
         let document = seeds[i % seeds.length]

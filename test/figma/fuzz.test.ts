@@ -3,22 +3,11 @@ import { Result, Schema } from "effect"
 import { CogoDocument } from "../../src/domain/figma/CogoUi.ts"
 import { UuiDocument } from "../../src/domain/figma/Uui.ts"
 import { type ConversionDirection, convertFigma } from "../../src/figma/index.ts"
-import { generateFigmaFile } from "../fixtures/figma/generate.ts"
+import { generateFigmaFile, seededRandom } from "../fixtures/figma/generate.ts"
 import { FIXTURES, loadFixture, toCogo } from "./support.ts"
 
 type Path = ReadonlyArray<string | number>
 
-/** Seeded PRNG (mulberry32) so a failure is reproducible from the iteration number. */
-const prng = (seed: number) => {
-  let state = seed >>> 0
-  return (): number => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const REPLACEMENTS: ReadonlyArray<unknown> = [
   null, true, false, 0, -1, 1e308, -0.5, Number.NaN, Number.POSITIVE_INFINITY, "", "x", "SOLID", "IMAGE", "GRADIENT_DIAMOND",
@@ -87,7 +76,7 @@ const fuzz = (
   seeds: ReadonlyArray<unknown>, iterations: number, direction: ConversionDirection, isValidOutput: (u: unknown) => boolean
 ) => {
   const seedPaths = seeds.map(paths)
-  const random = prng(12345)
+  const random = seededRandom(12345)
   let converted = 0
   let rejected = 0
   for (let i = 0; i < iterations; i++) {

@@ -19,7 +19,8 @@ export const testDatabaseUrl = (): string | undefined => {
 /** True when tests run against a real Postgres (several connections, SKIP LOCKED, cross-process). */
 export const hasRealPostgres = testDatabaseUrl() !== undefined
 
-const withDatabase = (url: string, database: string): string => {
+/** The same server URL pointing at another database. */
+export const withDatabase = (url: string, database: string): string => {
   const parsed = new URL(url)
   parsed.pathname = `/${database}`
   return parsed.toString()
