@@ -1,7 +1,7 @@
 /**
  * The status page in headless Chromium (Debian's `chromium` at /usr/bin/chromium; skipped with a note when
  * it is not installed): it loads, shows a running job, follows the job's trace to a waterfall, picks up a
- * new job over SSE, and leaves a screenshot in docs/status-page.png.
+ * new job over SSE, and leaves a screenshot in test/output/status-page.png (copy it to docs/ to refresh the README).
  */
 import { assert, layer } from "@effect/vitest"
 import { Duration, Effect } from "effect"
@@ -17,7 +17,7 @@ const chromiumPath = "/usr/bin/chromium"
 const hasChromium = fs.existsSync(chromiumPath)
 if (!hasChromium) console.warn(`status page test skipped: ${chromiumPath} is not installed (apt-get install -y chromium)`)
 
-const screenshotPath = path.resolve(import.meta.dirname, "../../docs/status-page.png")
+const screenshotPath = path.resolve(import.meta.dirname, "../output/status-page.png")
 
 const launch = Effect.acquireRelease(
   Effect.promise(async () => {
