@@ -16,7 +16,7 @@ import { SqlClient } from "effect/sql/SqlClient"
 import type { Fragment } from "effect/sql/Statement"
 import { problem } from "../domain/Problem.ts"
 import { Auth, type Principal } from "../services/Auth.ts"
-import { Database } from "../services/Database.ts"
+import { Database, DbRole, inRoleTransaction } from "../services/Database.ts"
 import { problemResponse } from "./problemResponse.ts"
 import { uuidPattern } from "../domain/Uuid.ts"
 
@@ -289,7 +289,7 @@ export const PostgrestLive = HttpRouter.use(Effect.fn(function*(router) {
     const statement = sql`SELECT ${sql.unsafe(projection)} FROM public.${sql.unsafe(ident(query.table))} ${where} ${sql.unsafe(orderBy)}
       ${query.limit === undefined ? sql`` : sql`LIMIT ${query.limit}`} ${query.offset === undefined ? sql`` : sql`OFFSET ${query.offset}`}`
     return principal.role === "service_role"
-      ? sql.withTransaction(Effect.andThen(sql`SELECT set_config('role', 'service_role', true)`, statement))
+      ? inRoleTransaction(sql, DbRole.service, statement)
       : db.asUser(principal.claims, statement)
   }
 

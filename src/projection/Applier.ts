@@ -16,6 +16,7 @@
  */
 import { PgClient } from "@effect/sql-pg"
 import { Config, Context, Duration, Effect, Layer, Metric, Option, Result, Schedule, Tracer } from "effect"
+import * as Reactivity from "effect/reactivity/Reactivity"
 import type { SqlError } from "effect/sql/SqlError"
 import {
   aggregateOf,
@@ -26,8 +27,9 @@ import {
   isUpsert,
   type ProjectUpdate
 } from "../domain/ProjectUpdate.ts"
-import { parseTraceparent } from "../domain/Traceparent.ts"
-import { Database, DbRole } from "../services/Database.ts"
+import { parseTraceparent, type TraceContext } from "../domain/Traceparent.ts"
+import { AppConfig } from "../services/AppConfig.ts"
+import { DbRole, inRoleTransaction } from "../services/Database.ts"
 import { channel } from "../services/Notifications.ts"
 import type { NewBusEvent } from "../domain/BusEvent.ts"
 import { applyOrder, entityTables, idArray, lockPublicRows, projectors, type PublicRowVersion } from "./Projectors.ts"
@@ -44,6 +46,24 @@ export const applierConfig = Config.all({
   retryCapMillis: Config.Int("PROJECTION_RETRY_CAP_MS").pipe(Config.withDefault(30_000))
 })
 export type ApplierConfig = typeof applierConfig extends Config.Config<infer A> ? A : never
+
+/** Connections reserved for projection batches (PostgreSQL only; 0: share the service's pool). */
+export const projectionConnections = Config.Int("PROJECTION_CONNECTIONS").pipe(Config.withDefault(4))
+
+/**
+ * The client batches run on. On PostgreSQL a small pool of its own, so writers queueing for the service's
+ * pool never delay projection (commit-to-visible latency under write load); on the embedded backend (one
+ * backend anyway) or with PROJECTION_CONNECTIONS=0, the service's pool.
+ */
+const projectionClient = Effect.gen(function*() {
+  const shared = yield* PgClient.PgClient
+  const { databaseUrl } = yield* AppConfig
+  const connections = yield* projectionConnections
+  if (Option.isNone(databaseUrl) || connections <= 0) return shared
+  return yield* PgClient.make({ url: databaseUrl.value, maxConnections: connections, applicationName: "cogo-projection", transformJson: false }).pipe(
+    Effect.provide(Reactivity.layer)
+  )
+})
 
 interface ClaimedRow {
   readonly id: number
@@ -123,12 +143,14 @@ export interface BatchSummary {
   /** Claimed but left pending (waiting for an earlier update of their aggregate). */
   readonly held: number
   readonly mode: "set" | "isolated" | "idle"
+  /** The batch took as many projects or updates as it may: more work is probably due right now. */
+  readonly saturated: boolean
 }
 
 /** Progress = the batch changed the state of at least one update (held-only batches are not progress). */
 export const madeProgress = (summary: BatchSummary) => summary.claimed - summary.held > 0
 
-const emptySummary: BatchSummary = { claimed: 0, applied: 0, superseded: 0, conflicts: 0, retried: 0, dead: 0, held: 0, mode: "idle" }
+const emptySummary: BatchSummary = { claimed: 0, applied: 0, superseded: 0, conflicts: 0, retried: 0, dead: 0, held: 0, mode: "idle", saturated: false }
 
 const aggregateKey = (type: string, id: string) => `${type}:${id}`
 
@@ -167,8 +189,9 @@ export class ProjectionApplier extends Context.Service<ProjectionApplier, {
 
 const makeApplier = (config: ApplierConfig) =>
   Effect.gen(function*() {
-    const sql = yield* PgClient.PgClient
-    const database = yield* Database
+    const sql = yield* projectionClient
+    /** `Database.withRole` on the projection's own client (its statements must run in this transaction). */
+    const asProjector = <A, E, R>(effect: Effect.Effect<A, E, R>) => inRoleTransaction(sql, DbRole.projector, effect)
 
     const retrySchedule = Schedule.min([
       Schedule.exponential(Duration.millis(config.retryBaseMillis)),
@@ -287,21 +310,21 @@ const makeApplier = (config: ApplierConfig) =>
         `WHEN '${kind}' THEN EXISTS (SELECT 1 FROM ${entityTables[kind].table} t WHERE t.id = x.aggregate_id)`).join(" ")
     } ELSE false END`
 
-    /** `projected`: null = look at the public row (after deletes, whose cascades the batch does not track). */
-    const writeProjectionState = (rows: ReadonlyArray<ProjectionStateRow>) =>
-      rows.length === 0 ? Effect.void : Effect.asVoid(sql.unsafe(
-        `INSERT INTO cogo.projection_state AS s (aggregate_type, aggregate_id, project_id, applied_seq, applied_update_id, projected, updated_at)
-         SELECT x.aggregate_type, x.aggregate_id, x.project_id, x.applied_seq, x.applied_update_id, coalesce(x.projected, ${projectedExpression}), now()
-         FROM jsonb_to_recordset($1::jsonb) AS x(aggregate_type text, aggregate_id uuid, project_id uuid, applied_seq bigint, applied_update_id bigint, projected boolean)
-         ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE SET
-           applied_seq = GREATEST(s.applied_seq, excluded.applied_seq),
-           applied_update_id = excluded.applied_update_id,
-           projected = excluded.projected,
-           updated_at = now()`,
-        [JSON.stringify(rows)]
-      ))
+    // The writes that close a batch are statement fragments, combined into ONE statement (data-modifying
+    // CTEs) by `finishBatch`: a batch of one update costs as few round trips as possible.
 
-    const writeStatuses = (outcomes: ReadonlyArray<readonly [ClaimedRow, Outcome]>) => {
+    /** `projected`: null = look at the public row (after deletes, whose cascades the batch does not track). */
+    const projectionStateUpsert = (rows: ReadonlyArray<ProjectionStateRow>) => sql`
+      INSERT INTO cogo.projection_state AS s (aggregate_type, aggregate_id, project_id, applied_seq, applied_update_id, projected, updated_at)
+      SELECT x.aggregate_type, x.aggregate_id, x.project_id, x.applied_seq, x.applied_update_id, coalesce(x.projected, ${sql.literal(projectedExpression)}), now()
+      FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS x(aggregate_type text, aggregate_id uuid, project_id uuid, applied_seq bigint, applied_update_id bigint, projected boolean)
+      ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE SET
+        applied_seq = GREATEST(s.applied_seq, excluded.applied_seq),
+        applied_update_id = excluded.applied_update_id,
+        projected = excluded.projected,
+        updated_at = now()`
+
+    const statusUpdate = (outcomes: ReadonlyArray<readonly [ClaimedRow, Outcome]>) => {
       const rows = outcomes.map(([row, outcome]) => ({
         id: row.id,
         status: outcome._tag === "retry" ? "pending" : outcome._tag,
@@ -309,7 +332,7 @@ const makeApplier = (config: ApplierConfig) =>
         failed: outcome._tag === "retry" || outcome._tag === "dead",
         delay_ms: outcome._tag === "retry" ? Math.round(outcome.delayMillis) : null
       }))
-      return rows.length === 0 ? Effect.void : Effect.asVoid(sql`
+      return sql`
         UPDATE cogo.project_updates u SET
           status = x.status,
           attempts = u.attempts + CASE WHEN x.failed THEN 1 ELSE 0 END,
@@ -317,27 +340,58 @@ const makeApplier = (config: ApplierConfig) =>
           next_attempt_at = CASE WHEN x.delay_ms IS NULL THEN NULL ELSE clock_timestamp() + x.delay_ms * interval '1 millisecond' END,
           applied_at = CASE WHEN x.status IN ('applied', 'superseded', 'conflict') THEN clock_timestamp() ELSE u.applied_at END
         FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS x(id bigint, status text, error text, failed boolean, delay_ms bigint)
-        WHERE u.id = x.id AND u.id = ANY(${idArray(rows.map((row) => row.id))}::bigint[])`)
+        WHERE u.id = x.id AND u.id = ANY(${idArray(rows.map((row) => row.id))}::bigint[])`
     }
 
-    const recordConflicts = (conflicts: ReadonlyArray<readonly [ClaimedRow, Extract<Outcome, { _tag: "conflict" }>]>) =>
-      Effect.gen(function*() {
-        if (conflicts.length === 0) return
-        const rows = conflicts.map(([row, c]) => ({
-          update_id: row.id,
-          aggregate_type: row.aggregateType,
-          aggregate_id: row.aggregateId,
-          project_id: row.projectId,
-          kind: c.kind,
-          public_version: c.publicVersion,
-          base_version: row.baseVersion,
-          user_id: c.userId
-        }))
-        yield* sql`
-          INSERT INTO cogo.projection_conflicts (update_id, aggregate_type, aggregate_id, project_id, kind, public_version, base_version, user_id)
-          SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
-            AS x(update_id bigint, aggregate_type text, aggregate_id uuid, project_id uuid, kind text, public_version bigint, base_version bigint, user_id uuid)`
-      })
+    const conflictInsert = (outcomes: ReadonlyArray<readonly [ClaimedRow, Outcome]>) => {
+      const rows = outcomes.flatMap(([row, c]) => c._tag !== "conflict" ? [] : [{
+        update_id: row.id,
+        aggregate_type: row.aggregateType,
+        aggregate_id: row.aggregateId,
+        project_id: row.projectId,
+        kind: c.kind,
+        public_version: c.publicVersion,
+        base_version: row.baseVersion,
+        user_id: c.userId
+      }])
+      return sql`
+        INSERT INTO cogo.projection_conflicts (update_id, aggregate_type, aggregate_id, project_id, kind, public_version, base_version, user_id)
+        SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
+          AS x(update_id bigint, aggregate_type text, aggregate_id uuid, project_id uuid, kind text, public_version bigint, base_version bigint, user_id uuid)`
+    }
+
+    /**
+     * `EventBus.publish` for many events: rows in `cogo.bus_events` (RETURNING id) whose ids the enclosing
+     * statement notifies as `bus:<id>` on the `cogo` channel (the format EventBus and Notifications use),
+     * delivered on commit like theirs.
+     */
+    const busEventInsert = (events: ReadonlyArray<NewBusEvent>) => sql`
+      INSERT INTO cogo.bus_events (topic, kind, project_id, payload, traceparent)
+      SELECT topic, kind, project_id, payload, traceparent
+      FROM jsonb_to_recordset(${JSON.stringify(events.map((event, ord) => ({
+      ord,
+      topic: event.topic,
+      kind: event.kind,
+      project_id: event.projectId ?? null,
+      payload: event.payload ?? {},
+      traceparent: event.traceparent ?? null
+    })))}::jsonb) AS x(ord integer, topic text, kind text, project_id uuid, payload jsonb, traceparent text)
+      ORDER BY ord
+      RETURNING id`
+
+    const notifyInserted = sql`SELECT count(pg_notify(${channel}, 'bus:' || id)) FROM (SELECT id FROM inserted ORDER BY id) ids`
+
+    const publishAll = (events: ReadonlyArray<NewBusEvent>) =>
+      Effect.asVoid(sql`WITH inserted AS (${busEventInsert(events)}) ${notifyInserted}`)
+
+    /** Projection state, statuses, conflicts and events of a batch: one statement. */
+    const finishBatch = (state: ReadonlyArray<ProjectionStateRow>, decided: ReadonlyArray<readonly [ClaimedRow, Outcome]>) =>
+      Effect.asVoid(sql`
+        WITH state AS (${projectionStateUpsert(state)}),
+          statuses AS (${statusUpdate(decided)}),
+          conflicts AS (${conflictInsert(decided)}),
+          inserted AS (${busEventInsert(batchEvents(decided))})
+        ${notifyInserted}`)
 
     /**
      * Decides and applies the outcome of every claimed row. `replay`: rebuild mode (no conflict checks, no
@@ -454,15 +508,18 @@ const makeApplier = (config: ApplierConfig) =>
               : hasDeletes || op === undefined ? null : isUpsert(op.update)
           })
         }
-        yield* writeProjectionState([...appliedState.values()])
-        if (!replay) {
-          yield* writeStatuses(decided)
-          yield* recordConflicts(decided.flatMap(([row, outcome]) => outcome._tag === "conflict" ? [[row, outcome] as const] : []))
-        }
-        return decided
+        // Replay writes its projection state now; a live batch leaves it to `finishBatch`.
+        const state = [...appliedState.values()]
+        if (replay && state.length > 0) yield* projectionStateUpsert(state)
+        return { decided, state }
       })
 
-    const summarize = (claimed: number, decided: ReadonlyArray<readonly [ClaimedRow, Outcome]>, mode: BatchSummary["mode"]): BatchSummary => {
+    const summarize = (
+      claimed: number,
+      decided: ReadonlyArray<readonly [ClaimedRow, Outcome]>,
+      mode: BatchSummary["mode"],
+      saturated: boolean
+    ): BatchSummary => {
       const count = (tag: Outcome["_tag"]) => decided.filter(([, outcome]) => outcome._tag === tag).length
       return {
         claimed,
@@ -472,32 +529,10 @@ const makeApplier = (config: ApplierConfig) =>
         retried: count("retry"),
         dead: count("dead"),
         held: claimed - decided.length,
-        mode
+        mode,
+        saturated
       }
     }
-
-    /**
-     * `EventBus.publish` for all of a batch's events in one round trip: rows in `cogo.bus_events` and one
-     * `bus:<id>` notification each on the `cogo` channel (the format EventBus and Notifications use),
-     * delivered on commit like theirs.
-     */
-    const publishAll = (events: ReadonlyArray<NewBusEvent>) =>
-      events.length === 0 ? Effect.void : Effect.asVoid(sql`
-        WITH inserted AS (
-          INSERT INTO cogo.bus_events (topic, kind, project_id, payload, traceparent)
-          SELECT topic, kind, project_id, payload, traceparent
-          FROM jsonb_to_recordset(${JSON.stringify(events.map((event, ord) => ({
-            ord,
-            topic: event.topic,
-            kind: event.kind,
-            project_id: event.projectId ?? null,
-            payload: event.payload ?? {},
-            traceparent: event.traceparent ?? null
-          })))}::jsonb) AS x(ord integer, topic text, kind text, project_id uuid, payload jsonb, traceparent text)
-          ORDER BY ord
-          RETURNING id
-        )
-        SELECT count(pg_notify(${channel}, 'bus:' || id)) FROM (SELECT id FROM inserted ORDER BY id) ids`)
 
     /** Events of a batch: one projection.applied per project, plus conflicts and dead letters. */
     const batchEvents = (decided: ReadonlyArray<readonly [ClaimedRow, Outcome]>): ReadonlyArray<NewBusEvent> => {
@@ -552,29 +587,48 @@ const makeApplier = (config: ApplierConfig) =>
       ], { discard: true })
 
     /** Links to the traces of the updates in a batch (a batch serves many traces; cap the list). */
-    const traceLinks = (rows: ReadonlyArray<ClaimedRow>): Array<Tracer.SpanLink> => {
-      const seen = new Set<string>()
-      const links: Array<Tracer.SpanLink> = []
+    /** The distinct trace contexts of a batch's updates (capped: a batch may serve thousands of traces). */
+    const batchTraces = (rows: ReadonlyArray<ClaimedRow>) => {
+      const traces = new Map<string, { readonly context: TraceContext; updates: number }>()
       for (const row of rows) {
-        if (links.length >= 32 || row.traceparent === null || seen.has(row.traceparent)) continue
-        seen.add(row.traceparent)
-        Option.map(parseTraceparent(row.traceparent), (context) =>
-          links.push({ span: Tracer.externalSpan(context), attributes: { "cogo.update_id": row.id } }))
+        const existing = row.traceparent === null ? undefined : traces.get(row.traceparent)
+        if (existing !== undefined) existing.updates++
+        else if (row.traceparent !== null && traces.size < 32) {
+          Option.map(parseTraceparent(row.traceparent), (context) => traces.set(row.traceparent!, { context, updates: 1 }))
+        }
       }
-      return links
+      return Array.from(traces.values())
     }
 
+    /**
+     * A `Projection.apply` span in every trace the batch serves, child of the span that appended the update,
+     * covering apply and acknowledge: so one trace reaches from the request to the public rows. The batch's
+     * own span links to the same traces.
+     */
+    const traceApply = (rows: ReadonlyArray<ClaimedRow>) =>
+      Effect.forEach(batchTraces(rows), ({ context, updates }) =>
+        Effect.makeSpanScoped("Projection.apply", {
+          parent: Tracer.externalSpan(context),
+          attributes: { "cogo.updates": updates, "cogo.batch.updates": rows.length }
+        }), { discard: true })
+
+    const traceLinks = (rows: ReadonlyArray<ClaimedRow>): Array<Tracer.SpanLink> =>
+      batchTraces(rows).map(({ context, updates }) => ({ span: Tracer.externalSpan(context), attributes: { "cogo.updates": updates } }))
+
     const batchIn = (mode: "set" | "isolated") =>
-      database.withRole(DbRole.projector, Effect.gen(function*() {
+      asProjector(Effect.gen(function*() {
         const projects = yield* lockDueProjects
         if (projects.length === 0) return emptySummary
         const rows = yield* claimRows(projects.map((p) => p.project_id), config.batchSize)
         if (rows.length === 0) return emptySummary
-        const decided = yield* applyRows(rows, mode, false).pipe(
-          Effect.withSpan("Projection.applyBatch", { links: traceLinks(rows), attributes: { "cogo.batch.updates": rows.length, "cogo.batch.mode": mode } })
-        )
-        yield* publishAll(batchEvents(decided))
-        return summarize(rows.length, decided, mode)
+        return yield* Effect.scoped(Effect.gen(function*() {
+          yield* traceApply(rows)
+          const { decided, state } = yield* applyRows(rows, mode, false).pipe(
+            Effect.withSpan("Projection.applyBatch", { links: traceLinks(rows), attributes: { "cogo.batch.updates": rows.length, "cogo.batch.mode": mode } })
+          )
+          yield* finishBatch(state, decided)
+          return summarize(rows.length, decided, mode, projects.length >= config.projectsPerBatch || rows.length >= config.batchSize)
+        }))
       }))
 
     const processBatch = Effect.gen(function*() {
@@ -591,7 +645,7 @@ const makeApplier = (config: ApplierConfig) =>
     }).pipe(Effect.withSpan("Projection.processBatch"))
 
     const rebuildProject = Effect.fn("Projection.rebuildProject")(function*(projectId: string) {
-      return yield* database.withRole(DbRole.projector, Effect.gen(function*() {
+      return yield* asProjector(Effect.gen(function*() {
         yield* sql`SELECT pg_advisory_xact_lock(${projectLockClass}, hashtext(${projectId}::text))`
         // The project row itself stays (its members are not projected state); replay overwrites it, or
         // deletes it when its last update did. Children go, links and symbols first.

@@ -9,6 +9,7 @@
  */
 import { PgClient } from "@effect/sql-pg"
 import { Context, Effect, Layer, Option, Redacted, Schema } from "effect"
+import type { SqlClient } from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
 import { AppConfig, type Backend } from "./AppConfig.ts"
 import { EmbeddedPostgres } from "./EmbeddedPostgres.ts"
@@ -21,9 +22,19 @@ export const DbRole = {
   projector: "cogo_projector",
   /** End users through the IDE read API, under RLS. */
   authenticated: "authenticated",
-  anon: "anon"
+  anon: "anon",
+  /** Supabase's service key principal: reads public.* (no write grant, see migration 0002). */
+  service: "service_role"
 } as const
 export type DbRole = (typeof DbRole)[keyof typeof DbRole]
+
+/**
+ * Runs `effect` in a transaction of `sql` under `role` (`SET LOCAL ROLE` through `set_config(..., true)`).
+ * `Database.withRole` is this on the service's pool; a component with its own client (the projection's
+ * reserved connections) uses it directly.
+ */
+export const inRoleTransaction = <A, E, R>(sql: SqlClient, role: DbRole, effect: Effect.Effect<A, E, R>) =>
+  sql.withTransaction(Effect.andThen(sql`SELECT set_config('role', ${role}, true)`, effect))
 
 /** Claims of a verified caller, set as `request.jwt.claims` so `auth.uid()` and RLS policies see them. */
 export interface JwtClaims {
@@ -83,10 +94,7 @@ export class Database extends Context.Service<Database, {
         onSome: (url) => describeUrl(Redacted.value(url))
       })
 
-      const withRole = <A, E, R>(role: DbRole, effect: Effect.Effect<A, E, R>) =>
-        sql.withTransaction(
-          Effect.andThen(sql`SELECT set_config('role', ${role}, true)`, effect)
-        )
+      const withRole = <A, E, R>(role: DbRole, effect: Effect.Effect<A, E, R>) => inRoleTransaction(sql, role, effect)
 
       const asUser = <A, E, R>(claims: JwtClaims, effect: Effect.Effect<A, E, R>) =>
         sql.withTransaction(

@@ -94,7 +94,8 @@ layer(TestLayer, { excludeTestServices: true, timeout: Duration.seconds(90) })("
       // Both transitions went to the realtime stream and to the webhook, in order.
       const events = (yield* bus.since({ afterId: 0, limit: 10_000 })).filter((e) => e.topic === "alert" && (e.payload as AlertState).rule === "outbox_lag")
       assert.deepStrictEqual(events.map((e) => e.kind), ["alert.firing", "alert.resolved"])
-      const calls = yield* Effect.succeed(webhook.calls.filter((c) => c.alert.rule === "outbox_lag")).pipe(
+      // Re-read on every retry: the webhook delivery may land after the state change.
+      const calls = yield* Effect.sync(() => webhook.calls.filter((c) => c.alert.rule === "outbox_lag")).pipe(
         Effect.filterOrFail((c) => c.length >= 2),
         Effect.retry(Schedule.spaced("50 millis").pipe(Schedule.upTo({ times: 100 })))
       )

@@ -96,7 +96,7 @@ layer(TestLayer, { excludeTestServices: true, timeout: Duration.seconds(60) })("
       assert.strictEqual((event.payload as TraceSummary).name, server!.name)
     }))
 
-  it.effect("a figma-plugin import is one trace: HTTP -> job -> conversion -> project commands (outbox), linked from the projection batch", () =>
+  it.effect("a figma-plugin import is one trace: HTTP -> job -> conversion -> project commands (outbox) -> projection", () =>
     Effect.gen(function*() {
       const service = yield* RunningServiceTag
       const receiver = yield* Receiver
@@ -127,7 +127,8 @@ layer(TestLayer, { excludeTestServices: true, timeout: Duration.seconds(60) })("
       )
       assert.isAbove(Number(rows[0]!.components), 0)
 
-      const spans = yield* exportedSpans(traceId, (names) => names.includes("ProjectCommands.write") && names.some((n) => n.startsWith("job ")))
+      const spans = yield* exportedSpans(traceId, (names) =>
+        names.includes("ProjectCommands.write") && names.some((n) => n.startsWith("job ")) && names.includes("Projection.apply"))
       const projection = yield* Effect.gen(function*() {
         for (let i = 0; i < 100; i++) {
           const telemetry = yield* Telemetry
@@ -160,7 +161,11 @@ layer(TestLayer, { excludeTestServices: true, timeout: Duration.seconds(60) })("
       assert.include(writePath, "FigmaImport.run")
       assert.isTrue(writePath.some((n) => n.startsWith("job ")), writePath.join(" <- "))
       assert.isDefined(spans.find((s) => s.name === "FigmaImport.convert"))
-      // The projection batch serves many traces, so it links to each (OTel span links) instead of joining one.
+      // The projection joins the trace under the span that appended the outbox rows...
+      const applyPath = pathToServer("Projection.apply")
+      assert.include(applyPath, "ProjectCommands.write", applyPath.join(" <- "))
+      assert.include(applyPath, "FigmaImport.run", applyPath.join(" <- "))
+      // ...and the batch span, which serves many traces, links to each of them.
       assert.isTrue((projection.links ?? []).some((l) => l.traceId === traceId))
     }))
 
