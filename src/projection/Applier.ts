@@ -95,14 +95,27 @@ interface ClaimedRowRaw {
   readonly due: boolean
 }
 
-const toClaimedRow = (row: ClaimedRowRaw): ClaimedRow => ({
+/** The identifying columns of an outbox row, as every reader of `cogo.project_updates` reports them. */
+export const outboxRowIdentity = (row: {
+  readonly id: string
+  readonly aggregate_type: string
+  readonly aggregate_id: string
+  readonly project_id: string
+  readonly seq: string
+  readonly update_type: string
+  readonly schema_version: number
+}) => ({
   id: Number(row.id),
   aggregateType: row.aggregate_type,
   aggregateId: row.aggregate_id,
   projectId: row.project_id,
   seq: Number(row.seq),
   updateType: row.update_type,
-  schemaVersion: row.schema_version,
+  schemaVersion: row.schema_version
+})
+
+const toClaimedRow = (row: ClaimedRowRaw): ClaimedRow => ({
+  ...outboxRowIdentity(row),
   payload: typeof row.payload === "string" ? safeParse(row.payload) : row.payload,
   baseVersion: row.base_version === null ? null : Number(row.base_version),
   traceparent: row.traceparent,

@@ -7,7 +7,7 @@ import { Context, Effect, Layer, Schema } from "effect"
 import type { SqlError } from "effect/sql/SqlError"
 import { Database, DbRole } from "../services/Database.ts"
 import { Notifications } from "../services/Notifications.ts"
-import { ProjectionApplier } from "./Applier.ts"
+import { outboxRowIdentity, ProjectionApplier } from "./Applier.ts"
 
 export const DeadLetter = Schema.Struct({
   id: Schema.Number,
@@ -77,13 +77,7 @@ export class ProjectionAdmin extends Context.Service<ProjectionAdmin, {
             ${options.projectId === undefined ? sql`` : sql`AND project_id = ${options.projectId}`}
           ORDER BY id LIMIT ${options.limit ?? 100}`
         return rows.map((row): DeadLetter => ({
-          id: Number(row.id),
-          aggregateType: row.aggregate_type,
-          aggregateId: row.aggregate_id,
-          projectId: row.project_id,
-          seq: Number(row.seq),
-          updateType: row.update_type,
-          schemaVersion: row.schema_version,
+          ...outboxRowIdentity(row),
           attempts: row.attempts,
           lastError: row.last_error,
           createdAt: iso(row.created_at)
