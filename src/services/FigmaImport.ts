@@ -120,13 +120,9 @@ const variantOptions = (plan: ImportPlan): Map<string, Record<string, Array<stri
   return out
 }
 
-/**
- * An upsert command. Built through a cast because the inferred state type of ProjectCommands' upsert
- * commands currently reads `id?: never` (its `{ ...fields, id: optionalKey(Uuid) }` spread); `write`
- * decodes every command against the real Schema anyway.
- */
+/** An upsert command (`write` decodes every command against the real Schema as well). */
 const upsertOf = <K extends EntityKind>(kind: K, state: EntityStateOf[K], baseVersion?: number): EntityCommand =>
-  ({ _tag: "upsert", kind, origin, state, ...(baseVersion === undefined ? {} : { baseVersion }) }) as unknown as EntityCommand
+  ({ _tag: "upsert", kind, origin, state, ...(baseVersion === undefined ? {} : { baseVersion }) }) as EntityCommand
 
 /** The commands that write `plan` (the project command, if any, first). */
 export const importCommands = (plan: ImportPlan, fileKey: string | undefined): Array<EntityCommand> => {

@@ -35,8 +35,11 @@ const BaseVersion = Schema.optionalKey(Schema.Number.check(Schema.isInt(), Schem
 const Origin = Schema.optionalKey(Schema.String)
 
 const OptionalId = Schema.optionalKey(Uuid)
-const withOptionalId = <F extends Schema.Struct.Fields>(fields: F) =>
-  ({ ...fields, id: OptionalId }) as unknown as Omit<F, "id"> & { readonly id: typeof OptionalId }
+type WithOptionalId<F extends Schema.Struct.Fields> = {
+  readonly [K in keyof F | "id"]: K extends "id" ? typeof OptionalId : F[K & keyof F]
+}
+const withOptionalId = <F extends Schema.Struct.Fields>(fields: F): WithOptionalId<F> =>
+  ({ ...fields, id: OptionalId }) as WithOptionalId<F>
 
 /** An upsert command for one entity kind: its full state, the id optional (generated when missing). */
 const upsertCommand = <const K extends EntityKind, const F extends Schema.Struct.Fields>(kind: K, state: Schema.Struct<F>) =>
