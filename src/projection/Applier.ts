@@ -80,7 +80,8 @@ interface ClaimedRow {
   readonly due: boolean
 }
 
-interface ClaimedRowRaw {
+/** The identifying columns of an outbox row as the driver returns them. */
+interface OutboxRowIdentityRaw {
   readonly id: string
   readonly aggregate_type: string
   readonly aggregate_id: string
@@ -88,6 +89,9 @@ interface ClaimedRowRaw {
   readonly seq: string
   readonly update_type: string
   readonly schema_version: number
+}
+
+interface ClaimedRowRaw extends OutboxRowIdentityRaw {
   readonly payload: unknown
   readonly base_version: string | null
   readonly traceparent: string | null
@@ -96,15 +100,7 @@ interface ClaimedRowRaw {
 }
 
 /** The identifying columns of an outbox row, as every reader of `cogo.project_updates` reports them. */
-export const outboxRowIdentity = (row: {
-  readonly id: string
-  readonly aggregate_type: string
-  readonly aggregate_id: string
-  readonly project_id: string
-  readonly seq: string
-  readonly update_type: string
-  readonly schema_version: number
-}) => ({
+export const outboxRowIdentity = (row: OutboxRowIdentityRaw) => ({
   id: Number(row.id),
   aggregateType: row.aggregate_type,
   aggregateId: row.aggregate_id,
