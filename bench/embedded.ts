@@ -7,7 +7,7 @@ import { PGlite } from "@electric-sql/pglite"
 import { vector } from "@electric-sql/pglite-pgvector"
 import { PgClient } from "@effect/sql-pg"
 import { Effect, Layer } from "effect"
-import { EmbeddedPostgres } from "../src/services/EmbeddedPostgres.ts"
+import { EmbeddedPostgres } from "../src/services/platform/EmbeddedPostgres.ts"
 import { fmt, printTable, summarize } from "./_table.ts"
 
 const simpleQueries = 2_000

@@ -1,5 +1,5 @@
 import { Result } from "effect"
-import { cogoToUui, decodeFigma, figmaToUui, uuiToCogo } from "../src/figma/index.ts"
+import { cogoToUui, decodeFigma, figmaToUui, uuiToCogo } from "../src/services/figma/convert/index.ts"
 import { countNodes, generateFigmaFile } from "../test/fixtures/figma/generate.ts"
 
 /*

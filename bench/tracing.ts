@@ -14,8 +14,8 @@
 import { ConfigProvider, Effect, Layer } from "effect"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
-import { AppConfig } from "../src/services/AppConfig.ts"
-import { Telemetry } from "../src/services/Telemetry.ts"
+import { AppConfig } from "../src/services/platform/AppConfig.ts"
+import { Telemetry } from "../src/services/observability/Telemetry.ts"
 import { fmt, printTable, summarize } from "./_table.ts"
 
 const option = (args: ReadonlyArray<string>, name: string, fallback: number) => {

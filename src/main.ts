@@ -2,7 +2,7 @@
 import { NodeRuntime } from "@effect/platform-node"
 import { Cause, Effect, Exit, Layer, Runtime } from "effect"
 import { MainLive } from "./layers/Main.ts"
-import { describeStartupFailure } from "./services/StartupFailure.ts"
+import { describeStartupFailure } from "./services/platform/StartupFailure.ts"
 
 Layer.launch(MainLive).pipe(
   Effect.catchCause((cause) =>

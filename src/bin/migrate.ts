@@ -1,10 +1,10 @@
 /** `npm run db:migrate`: applies pending migrations to the configured database and exits. */
 import { NodeRuntime } from "@effect/platform-node"
 import { Effect, Layer } from "effect"
-import { AppConfig } from "../services/AppConfig.ts"
-import { Database } from "../services/Database.ts"
-import { Migrations } from "../services/Migrations.ts"
-import { describeStartupFailure } from "../services/StartupFailure.ts"
+import { AppConfig } from "../services/platform/AppConfig.ts"
+import { Database } from "../services/platform/Database.ts"
+import { Migrations } from "../services/platform/Migrations.ts"
+import { describeStartupFailure } from "../services/platform/StartupFailure.ts"
 
 Effect.gen(function*() {
   const state = yield* Migrations

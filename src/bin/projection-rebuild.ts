@@ -4,13 +4,13 @@
  */
 import { NodeRuntime } from "@effect/platform-node"
 import { Effect, Layer, Schema } from "effect"
-import { Uuid } from "../domain/ProjectUpdate.ts"
+import { Uuid } from "../domain/cqrs/ProjectUpdate.ts"
 import { PlatformLive } from "../layers/Main.ts"
 import { ProjectionApplier } from "../projection/Applier.ts"
 import { ProjectionAdmin } from "../projection/ProjectionAdmin.ts"
-import { AppConfig } from "../services/AppConfig.ts"
-import { LoggingLive } from "../services/Logging.ts"
-import { describeStartupFailure } from "../services/StartupFailure.ts"
+import { AppConfig } from "../services/platform/AppConfig.ts"
+import { LoggingLive } from "../services/platform/Logging.ts"
+import { describeStartupFailure } from "../services/platform/StartupFailure.ts"
 
 class UsageError extends Schema.TaggedError<UsageError>()("UsageError", { message: Schema.String }) {}
 

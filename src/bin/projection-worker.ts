@@ -8,9 +8,9 @@ import { Cause, Effect, Exit, Layer, Runtime } from "effect"
 import { PlatformLive } from "../layers/Main.ts"
 import { ProjectionApplier } from "../projection/Applier.ts"
 import { ProjectionWorker } from "../projection/ProjectionWorker.ts"
-import { AppConfig } from "../services/AppConfig.ts"
-import { LoggingLive } from "../services/Logging.ts"
-import { describeStartupFailure } from "../services/StartupFailure.ts"
+import { AppConfig } from "../services/platform/AppConfig.ts"
+import { LoggingLive } from "../services/platform/Logging.ts"
+import { describeStartupFailure } from "../services/platform/StartupFailure.ts"
 
 const WorkerProcessLive = ProjectionWorker.layer.pipe(
   Layer.provideMerge(ProjectionApplier.layer),

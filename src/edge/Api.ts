@@ -3,16 +3,16 @@
  * `*Live.ts` beside each group and import this file). OpenAPI at `/openapi.json`, docs at `/docs`.
  */
 import { HttpApi, HttpApiMiddleware, OpenApi } from "effect/http-api"
-import { serviceVersion } from "../services/Version.ts"
-import { FigmaCompatApi } from "./FigmaCompatApi.ts"
-import { FigmaPluginApi } from "./FigmaPluginApi.ts"
-import { HealthApi } from "./HealthApi.ts"
-import { ChatApi } from "./ChatApi.ts"
-import { EmbedApi } from "./EmbedApi.ts"
-import { ProjectionApi } from "./ProjectionApi.ts"
-import { TracesApi } from "./TracesApi.ts"
-import { AlertsApi } from "./AlertsApi.ts"
-import { ArtifactsApi } from "./ArtifactsApi.ts"
+import { serviceVersion } from "../services/platform/Version.ts"
+import { FigmaCompatApi } from "./figma/FigmaCompatApi.ts"
+import { FigmaPluginApi } from "./figma/FigmaPluginApi.ts"
+import { HealthApi } from "./health/HealthApi.ts"
+import { ChatApi } from "./chat/ChatApi.ts"
+import { EmbedApi } from "./embed/EmbedApi.ts"
+import { ProjectionApi } from "./projection/ProjectionApi.ts"
+import { TracesApi } from "./observability/TracesApi.ts"
+import { AlertsApi } from "./observability/AlertsApi.ts"
+import { ArtifactsApi } from "./observability/ArtifactsApi.ts"
 
 export class Api extends HttpApi.make("cogo")
   .add(HealthApi)

@@ -6,14 +6,14 @@
  * `Orchestrator.handler({...})` layers and their tools with `ExecutorAgent.tool(...)` layers.
  */
 import { Layer } from "effect"
-import { Breakers } from "../services/Breakers.ts"
-import { Embeddings } from "../services/Embeddings.ts"
-import { ExecutorAgent, ProjectToolsLive } from "../services/ExecutorAgent.ts"
-import { IndexingAgent } from "../services/IndexingAgent.ts"
-import { JobQueue } from "../services/JobQueue.ts"
-import { Llm } from "../services/Llm.ts"
-import { Orchestrator } from "../services/Orchestrator.ts"
-import { ResearchAgent } from "../services/ResearchAgent.ts"
+import { Breakers } from "../services/agents/Breakers.ts"
+import { Embeddings } from "../services/agents/Embeddings.ts"
+import { ExecutorAgent, ProjectToolsLive } from "../services/agents/ExecutorAgent.ts"
+import { IndexingAgent } from "../services/agents/IndexingAgent.ts"
+import { JobQueue } from "../services/jobs/JobQueue.ts"
+import { Llm } from "../services/agents/Llm.ts"
+import { Orchestrator } from "../services/jobs/Orchestrator.ts"
+import { ResearchAgent } from "../services/agents/ResearchAgent.ts"
 
 export const AgentsLive = Layer.mergeAll(IndexingAgent.jobs, ResearchAgent.jobs, ExecutorAgent.jobs, ProjectToolsLive).pipe(
   Layer.provideMerge(ExecutorAgent.layer),

@@ -26,12 +26,12 @@ import {
   type EntityUpserted,
   isUpsert,
   type ProjectUpdate
-} from "../domain/ProjectUpdate.ts"
-import { parseTraceparent, type TraceContext } from "../domain/Traceparent.ts"
-import { AppConfig } from "../services/AppConfig.ts"
-import { DbRole, inRoleTransaction } from "../services/Database.ts"
-import { channel } from "../services/Notifications.ts"
-import type { NewBusEvent } from "../domain/BusEvent.ts"
+} from "../domain/cqrs/ProjectUpdate.ts"
+import { parseTraceparent, type TraceContext } from "../domain/platform/Traceparent.ts"
+import { AppConfig } from "../services/platform/AppConfig.ts"
+import { DbRole, inRoleTransaction } from "../services/platform/Database.ts"
+import { channel } from "../services/platform/Notifications.ts"
+import type { NewBusEvent } from "../domain/platform/BusEvent.ts"
 import { applyOrder, entityTables, idArray, lockPublicRows, projectors, type PublicRowVersion } from "./Projectors.ts"
 import { batchDuration, batchSize, conflictsTotal, deadLettersTotal, updatesProcessed } from "./ProjectionMetrics.ts"
 

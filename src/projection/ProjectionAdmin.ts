@@ -5,8 +5,8 @@
 import { PgClient } from "@effect/sql-pg"
 import { Context, Effect, Layer, Schema } from "effect"
 import type { SqlError } from "effect/sql/SqlError"
-import { Database, DbRole } from "../services/Database.ts"
-import { Notifications } from "../services/Notifications.ts"
+import { Database, DbRole } from "../services/platform/Database.ts"
+import { Notifications } from "../services/platform/Notifications.ts"
 import { outboxRowIdentity, ProjectionApplier } from "./Applier.ts"
 
 export const DeadLetter = Schema.Struct({

@@ -1,6 +1,6 @@
 /** Projection metrics, served by the metrics server like every registered effect `Metric`. */
 import { Metric } from "effect"
-import { latencyBuckets } from "../services/Metrics.ts"
+import { latencyBuckets } from "../services/observability/Metrics.ts"
 
 export const updatesProcessed = Metric.counter("projection_updates_total", {
   description: "Outbox updates processed by the projection worker, by outcome (applied, superseded, conflict, retried, dead)",

@@ -8,7 +8,7 @@
 import { Config, Context, Duration, Effect, Layer, Metric, PubSub, Schedule, Stream } from "effect"
 import type { SqlError } from "effect/sql/SqlError"
 import { PgClient } from "@effect/sql-pg"
-import { Notifications } from "../services/Notifications.ts"
+import { Notifications } from "../services/platform/Notifications.ts"
 import { madeProgress, ProjectionApplier } from "./Applier.ts"
 import { deadLettersParked, outboxOldestPendingAge, outboxPending } from "./ProjectionMetrics.ts"
 

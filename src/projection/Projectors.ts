@@ -6,7 +6,7 @@
 import type { PgClient } from "@effect/sql-pg"
 import { Effect } from "effect"
 import type { SqlError } from "effect/sql/SqlError"
-import type { EntityKind, EntityStateOf, UpdateType } from "../domain/ProjectUpdate.ts"
+import type { EntityKind, EntityStateOf, UpdateType } from "../domain/cqrs/ProjectUpdate.ts"
 
 interface Column {
   readonly field: string

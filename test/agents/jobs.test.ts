@@ -1,12 +1,12 @@
 import { assert, describe, it, layer } from "@effect/vitest"
 import { Duration, Effect, Option, Ref, Schema } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
-import { InvalidToolInput, ProviderUnavailable } from "../../src/domain/AgentError.ts"
-import type { JobId } from "../../src/domain/Job.ts"
-import { Database, DbRole } from "../../src/services/Database.ts"
-import { EventBus } from "../../src/services/EventBus.ts"
-import { backoffDelay, exponentialRetry, JobQueue } from "../../src/services/JobQueue.ts"
-import { Orchestrator } from "../../src/services/Orchestrator.ts"
+import { InvalidToolInput, ProviderUnavailable } from "../../src/domain/agents/AgentError.ts"
+import type { JobId } from "../../src/domain/jobs/Job.ts"
+import { Database, DbRole } from "../../src/services/platform/Database.ts"
+import { EventBus } from "../../src/services/platform/EventBus.ts"
+import { backoffDelay, exponentialRetry, JobQueue } from "../../src/services/jobs/JobQueue.ts"
+import { Orchestrator } from "../../src/services/jobs/Orchestrator.ts"
 import { jobsLayer } from "./layers.ts"
 
 const fastRetry = exponentialRetry({ base: "10 millis", cap: "40 millis", maxAttempts: 3, jitter: false })

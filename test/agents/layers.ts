@@ -3,12 +3,12 @@
  * TEST_DATABASE_URL), configured from an explicit environment record instead of the machine's.
  */
 import { ConfigProvider, Context, Layer } from "effect"
-import { Database } from "../../src/services/Database.ts"
-import { Migrations } from "../../src/services/Migrations.ts"
-import { EventBus } from "../../src/services/EventBus.ts"
-import { JobQueue } from "../../src/services/JobQueue.ts"
-import { Notifications } from "../../src/services/Notifications.ts"
-import { Orchestrator } from "../../src/services/Orchestrator.ts"
+import { Database } from "../../src/services/platform/Database.ts"
+import { Migrations } from "../../src/services/platform/Migrations.ts"
+import { EventBus } from "../../src/services/platform/EventBus.ts"
+import { JobQueue } from "../../src/services/jobs/JobQueue.ts"
+import { Notifications } from "../../src/services/platform/Notifications.ts"
+import { Orchestrator } from "../../src/services/jobs/Orchestrator.ts"
 import { configLayer, TestDatabaseLive } from "../support/TestDatabase.ts"
 
 /** Fast timings so retries, polls and leases take milliseconds. */

@@ -5,12 +5,12 @@
  */
 import { NodeRuntime } from "@effect/platform-node"
 import { Effect, Layer, Schema } from "effect"
-import { AppConfig } from "../../src/services/AppConfig.ts"
-import { Database } from "../../src/services/Database.ts"
-import { EventBus } from "../../src/services/EventBus.ts"
-import { JobQueue } from "../../src/services/JobQueue.ts"
-import { Notifications } from "../../src/services/Notifications.ts"
-import { Orchestrator } from "../../src/services/Orchestrator.ts"
+import { AppConfig } from "../../src/services/platform/AppConfig.ts"
+import { Database } from "../../src/services/platform/Database.ts"
+import { EventBus } from "../../src/services/platform/EventBus.ts"
+import { JobQueue } from "../../src/services/jobs/JobQueue.ts"
+import { Notifications } from "../../src/services/platform/Notifications.ts"
+import { Orchestrator } from "../../src/services/jobs/Orchestrator.ts"
 
 const WorkerLive = Orchestrator.layer.pipe(
   Layer.provideMerge(JobQueue.layer),

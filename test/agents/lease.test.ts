@@ -5,9 +5,9 @@
  */
 import { assert, describe, layer } from "@effect/vitest"
 import { Effect, Layer, Schema } from "effect"
-import { Database, DbRole } from "../../src/services/Database.ts"
-import { JobQueue } from "../../src/services/JobQueue.ts"
-import { Orchestrator } from "../../src/services/Orchestrator.ts"
+import { Database, DbRole } from "../../src/services/platform/Database.ts"
+import { JobQueue } from "../../src/services/jobs/JobQueue.ts"
+import { Orchestrator } from "../../src/services/jobs/Orchestrator.ts"
 import { spawnService } from "../support/ServiceProcess.ts"
 import { hasRealPostgres, testDatabaseEnv } from "../support/TestDatabase.ts"
 import { DatabaseEnv, jobsLayerFromEnv } from "./layers.ts"

@@ -3,8 +3,8 @@ import { Effect, Option, Redacted } from "effect"
 import * as jose from "jose"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
-import { Auth, devUserId } from "../../src/services/Auth.ts"
-import { RateLimiter } from "../../src/services/RateLimiter.ts"
+import { Auth, devUserId } from "../../src/services/auth/Auth.ts"
+import { RateLimiter } from "../../src/services/chat/RateLimiter.ts"
 
 const alice = "a11ce000-0000-4000-8000-000000000001"
 

@@ -3,7 +3,7 @@ import { createClient } from "@supabase/supabase-js"
 import { Effect } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
 import * as jose from "jose"
-import { Database, DbRole } from "../../src/services/Database.ts"
+import { Database, DbRole } from "../../src/services/platform/Database.ts"
 import { anonKey, baseUrl, EdgeServerLive, serviceRoleKey, signToken, userToken } from "./server.ts"
 
 const alice = "a11ce000-0000-4000-8000-000000000001"

@@ -1,8 +1,8 @@
 import { assert, layer } from "@effect/vitest"
 import { Effect, Fiber } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
-import { Database, DbRole } from "../../src/services/Database.ts"
-import { EventBus } from "../../src/services/EventBus.ts"
+import { Database, DbRole } from "../../src/services/platform/Database.ts"
+import { EventBus } from "../../src/services/platform/EventBus.ts"
 import { baseUrl, EdgeServerLive, userToken } from "./server.ts"
 import { readSse } from "./sseClient.ts"
 

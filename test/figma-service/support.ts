@@ -1,7 +1,7 @@
 /** Helpers for the figma service tests: the service stack on a port, signed plugin requests, fixtures. */
 import { readFileSync } from "node:fs"
 import { EdgeServerLive } from "../edge/server.ts"
-import { figmaPluginSignature } from "../../src/edge/FigmaPluginLive.ts"
+import { figmaPluginSignature } from "../../src/edge/figma/FigmaPluginLive.ts"
 
 export const pluginSecret = "test-only-figma-plugin-secret"
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Result } from "effect"
-import { convertFigma } from "../../src/figma/index.ts"
+import { convertFigma } from "../../src/services/figma/convert/index.ts"
 import { chain, loadFixture, toCogo, toUui, uuiNode, widgetById } from "./support.ts"
 
 describe("figma -> UUI -> COGO, per feature", () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Result, Schema } from "effect"
 import { CogoDocument } from "../../src/domain/figma/CogoUi.ts"
 import { UuiDocument } from "../../src/domain/figma/Uui.ts"
-import { type ConversionDirection, convertFigma } from "../../src/figma/index.ts"
+import { type ConversionDirection, convertFigma } from "../../src/services/figma/convert/index.ts"
 import { generateFigmaFile, seededRandom } from "../fixtures/figma/generate.ts"
 import { FIXTURES, loadFixture, toCogo } from "./support.ts"
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Result } from "effect"
-import { importEntityId, planFigmaImport, uuidV5 } from "../../src/figma/index.ts"
+import { importEntityId, planFigmaImport, uuidV5 } from "../../src/services/figma/convert/index.ts"
 import { loadFixture } from "./support.ts"
 
 const plan = (projectId: string, fixture: "components.json" | "auto-layout.json" | "images-shadows.plugin.json") => {

@@ -2,8 +2,8 @@ import { describe, expect, it } from "@effect/vitest"
 import { Arbitrary, Effect } from "effect"
 import { isDeepStrictEqual } from "node:util"
 import { type UuiRoot, UuiDocument } from "../../src/domain/figma/Uui.ts"
-import { cogoToUui } from "../../src/figma/cogoToUui.ts"
-import { uuiToCogo } from "../../src/figma/uuiToCogo.ts"
+import { cogoToUui } from "../../src/services/figma/convert/cogoToUui.ts"
+import { uuiToCogo } from "../../src/services/figma/convert/uuiToCogo.ts"
 
 const roundTrip = (document: UuiDocument) => {
   const cogo = uuiToCogo(document)

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Result, Schema } from "effect"
 import { CogoDocument } from "../../src/domain/figma/CogoUi.ts"
-import { convertFigma } from "../../src/figma/index.ts"
+import { convertFigma } from "../../src/services/figma/convert/index.ts"
 import { countNodes, generateFigmaFile } from "../fixtures/figma/generate.ts"
 
 // Speed is measured by `npm run bench -- figma` (goal: 3,000 nodes under 100 ms), not asserted here.

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs"
 import { Result } from "effect"
 import type { CogoWidget } from "../../src/domain/figma/CogoUi.ts"
 import type { UuiDocument, UuiNode, UuiRoot } from "../../src/domain/figma/Uui.ts"
-import { type ConversionDirection, type ConversionOutput, convertFigma } from "../../src/figma/index.ts"
+import { type ConversionDirection, type ConversionOutput, convertFigma } from "../../src/services/figma/convert/index.ts"
 
 export const FIXTURES = [
   "auto-layout.json", "text-mixed.json", "gradients-nodes.json", "images-shadows.plugin.json", "vectors.json",

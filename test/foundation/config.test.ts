@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, ConfigProvider, Effect, Exit, Option, Redacted } from "effect"
-import { appConfig, AppConfig } from "../../src/services/AppConfig.ts"
-import { describeStartupFailure } from "../../src/services/StartupFailure.ts"
+import { appConfig, AppConfig } from "../../src/services/platform/AppConfig.ts"
+import { describeStartupFailure } from "../../src/services/platform/StartupFailure.ts"
 
 const parse = (env: Record<string, string>) => Effect.runSyncExit(appConfig.parse(ConfigProvider.fromEnvRecord(env)))
 

@@ -1,9 +1,9 @@
 import { assert, describe, it, layer } from "@effect/vitest"
 import { Effect, Fiber, Layer, Stream } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
-import { Database, DbRole } from "../../src/services/Database.ts"
-import { EventBus } from "../../src/services/EventBus.ts"
-import { Notifications, parseNotification } from "../../src/services/Notifications.ts"
+import { Database, DbRole } from "../../src/services/platform/Database.ts"
+import { EventBus } from "../../src/services/platform/EventBus.ts"
+import { Notifications, parseNotification } from "../../src/services/platform/Notifications.ts"
 import { TestDatabaseLive } from "../support/TestDatabase.ts"
 
 describe("notification payloads", () => {

@@ -1,7 +1,7 @@
 import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
-import { Database, DbRole } from "../../src/services/Database.ts"
+import { Database, DbRole } from "../../src/services/platform/Database.ts"
 import { TestDatabaseLive } from "../support/TestDatabase.ts"
 
 const userA = "00000000-0000-4000-8000-00000000000a"

@@ -3,8 +3,8 @@ import { Effect } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { splitSqlStatements } from "../../src/domain/SqlScript.ts"
-import { Migrations, migrationsDir } from "../../src/services/Migrations.ts"
+import { splitSqlStatements } from "../../src/domain/platform/SqlScript.ts"
+import { Migrations, migrationsDir } from "../../src/services/platform/Migrations.ts"
 import { TestDatabaseLive } from "../support/TestDatabase.ts"
 
 const publicTables = ["projects", "project_members", "pages", "project_pages", "components", "action_flows", "symbols", "themes", "assets"]

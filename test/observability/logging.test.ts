@@ -1,9 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Config, Console, Effect, Layer, Option, Redacted } from "effect"
 import { ConfigProvider } from "effect"
-import { AppConfig } from "../../src/services/AppConfig.ts"
-import { LoggingLive } from "../../src/services/Logging.ts"
-import { Telemetry } from "../../src/services/Telemetry.ts"
+import { AppConfig } from "../../src/services/platform/AppConfig.ts"
+import { LoggingLive } from "../../src/services/platform/Logging.ts"
+import { Telemetry } from "../../src/services/observability/Telemetry.ts"
 import { otlpReceiver } from "./support.ts"
 
 const secret = "sk-live-7f3a9c0d2e41b5a6"

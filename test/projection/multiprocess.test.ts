@@ -6,7 +6,7 @@ import { assert, describe, layer } from "@effect/vitest"
 import { PgClient } from "@effect/sql-pg"
 import { Duration, Effect, Fiber, Option, Redacted } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
-import { AppConfig } from "../../src/services/AppConfig.ts"
+import { AppConfig } from "../../src/services/platform/AppConfig.ts"
 import { hasRealPostgres } from "../support/TestDatabase.ts"
 import { outboxStatusCounts, projectionLayer, publicSnapshot, seeded, sequentialModel, workload, writeInChunks } from "./support.ts"
 

@@ -5,15 +5,15 @@
  */
 import { PgClient } from "@effect/sql-pg"
 import { Effect, Layer, Result } from "effect"
-import { decodeStoredUpdate, type EntityKind, isUpsert, type ProjectUpdate } from "../../src/domain/ProjectUpdate.ts"
+import { decodeStoredUpdate, type EntityKind, isUpsert, type ProjectUpdate } from "../../src/domain/cqrs/ProjectUpdate.ts"
 import { ProjectionAdmin } from "../../src/projection/ProjectionAdmin.ts"
 import { type ApplierConfig, ProjectionApplier } from "../../src/projection/Applier.ts"
 import { entityTables } from "../../src/projection/Projectors.ts"
 import { ProjectionWorker, type WorkerConfig } from "../../src/projection/ProjectionWorker.ts"
-import { EventBus } from "../../src/services/EventBus.ts"
-import { Notifications } from "../../src/services/Notifications.ts"
-import { Outbox } from "../../src/services/Outbox.ts"
-import { type EntityCommand, ProjectCommands } from "../../src/services/ProjectCommands.ts"
+import { EventBus } from "../../src/services/platform/EventBus.ts"
+import { Notifications } from "../../src/services/platform/Notifications.ts"
+import { Outbox } from "../../src/services/cqrs/Outbox.ts"
+import { type EntityCommand, ProjectCommands } from "../../src/services/cqrs/ProjectCommands.ts"
 import { TestDatabaseLive } from "../support/TestDatabase.ts"
 
 export const testApplierConfig: ApplierConfig = {

@@ -14,7 +14,7 @@
 import { Effect, type Scope } from "effect"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
-import { hashedEmbedding } from "../../src/domain/TextFeatures.ts"
+import { hashedEmbedding } from "../../src/domain/agents/TextFeatures.ts"
 
 export type ChatScript =
   /** Streams `deltas` (each after `delayMs`), then finish_reason and usage. JSON when the request did not stream. */

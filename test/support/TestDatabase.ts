@@ -5,9 +5,9 @@
  */
 import { PgClient } from "@effect/sql-pg"
 import { ConfigProvider, Effect, Layer, Redacted } from "effect"
-import { AppConfig } from "../../src/services/AppConfig.ts"
-import { Database } from "../../src/services/Database.ts"
-import { Migrations } from "../../src/services/Migrations.ts"
+import { AppConfig } from "../../src/services/platform/AppConfig.ts"
+import { Database } from "../../src/services/platform/Database.ts"
+import { Migrations } from "../../src/services/platform/Migrations.ts"
 
 export const templateDatabase = "cogo_test_template"
 

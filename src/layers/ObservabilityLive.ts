@@ -1,0 +1,23 @@
+/**
+ * The observability pieces for `src/layers/Main.ts`: services (alerts, trace events, artifacts), the HttpApi
+ * group handlers (traces, alerts, artifacts) and the raw routes (status page).
+ */
+import { Layer } from "effect"
+import { Alerts } from "../services/observability/Alerts.ts"
+import { Artifacts } from "../services/observability/Artifacts.ts"
+import { DatabaseMetricsLive } from "../services/observability/DatabaseMetrics.ts"
+import { JobQueue } from "../services/jobs/JobQueue.ts"
+import { Telemetry } from "../services/observability/Telemetry.ts"
+import { AlertsLive } from "../edge/observability/AlertsLive.ts"
+import { ArtifactFilesRoute, ArtifactsLive } from "../edge/observability/ArtifactsLive.ts"
+import { StatusRoutesLive } from "../edge/observability/status/StatusRoutes.ts"
+import { TracesLive } from "../edge/observability/TracesLive.ts"
+
+/** Artifacts plus the recorder of finished jobs (JobQueue.layer is memoized: the same queue AgentsLive builds). */
+const ArtifactServicesLive = Artifacts.jobRecorderLayer.pipe(Layer.provideMerge(Artifacts.layer), Layer.provide(JobQueue.layer))
+
+export const ObservabilityServicesLive = Layer.mergeAll(Alerts.layer, ArtifactServicesLive, Telemetry.eventsLayer, DatabaseMetricsLive)
+
+export const ObservabilityHandlersLive = Layer.mergeAll(TracesLive, AlertsLive, ArtifactsLive)
+
+export const ObservabilityRoutesLive = Layer.mergeAll(ArtifactFilesRoute, StatusRoutesLive)

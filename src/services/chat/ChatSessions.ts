@@ -1,0 +1,258 @@
+/**
+ * Chat runs, streamed in the AI SDK UI message stream protocol (v1) and resumable.
+ *
+ * A run (one assistant reply) executes in a fiber owned by this service, not by the HTTP request: research
+ * for evidence (when the request names a project), then the LLM stream. Every UI message chunk becomes an
+ * SSE frame with a sequential `id` and is appended to the run's frame log. Connections only *read* the log
+ * from an index: the first POST from frame 0, a reconnect (`GET …/stream` with `Last-Event-ID: n`) from
+ * n + 1, so a dropped client gets exactly the frames it missed and then the live rest. A client disconnect
+ * therefore never stops generation; `abort` does.
+ *
+ * Limits: a run's log is capped (`COGO_CHAT_MAX_FRAMES`; beyond it the run ends with an error chunk), so a
+ * slow or vanished reader costs an index, not a buffer. Finished runs stay resumable for
+ * `COGO_CHAT_RETENTION` (10 min), in this process (a reconnect must reach the same replica).
+ */
+import { Config, Context, Duration, Effect, Fiber, FiberSet, Layer, Metric, Option, PubSub, Stream } from "effect"
+import { describeAgentError } from "../../domain/agents/AgentError.ts"
+import { currentTraceparent } from "../../domain/platform/Traceparent.ts"
+import { type Principal, principalKey } from "../auth/Auth.ts"
+import { Database, DbRole } from "../platform/Database.ts"
+import { EventBus } from "../platform/EventBus.ts"
+import { type ChatMessage, type ContextDocument, Llm } from "../agents/Llm.ts"
+import { ResearchAgent } from "../agents/ResearchAgent.ts"
+
+/** One part of an AI SDK `UIMessage` (only text parts are read; others are ignored). */
+export interface UIMessagePart {
+  readonly type: string
+  readonly text?: string | undefined
+}
+export interface UIMessage {
+  readonly id: string
+  readonly role: "system" | "user" | "assistant"
+  readonly parts: ReadonlyArray<UIMessagePart>
+}
+export interface ChatRequest {
+  readonly id: string
+  readonly messages: ReadonlyArray<UIMessage>
+  readonly projectId?: string | null | undefined
+}
+
+/** A UI message stream chunk (the JSON in each `data:` line); `"[DONE]"` ends the stream. */
+export type UIChunk = { readonly type: string; readonly [field: string]: unknown }
+
+export interface ChatRun {
+  readonly id: string
+  readonly chatId: string
+  readonly ownerScope: string
+  readonly createdAt: number
+}
+
+const chatRuns = Metric.counter("chat_runs_total", { description: "Chat runs started, by outcome", incremental: true })
+const chatActive = Metric.gauge("chat_runs_active", { description: "Chat runs generating right now" })
+const chatFirstToken = Metric.histogram("chat_first_token_seconds", {
+  description: "Time from chat request to the first text delta",
+  boundaries: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+})
+
+interface RunState {
+  readonly run: ChatRun
+  readonly frames: Array<string>
+  readonly changed: PubSub.PubSub<void>
+  done: boolean
+  finishedAt: number | undefined
+  fiber: Fiber.Fiber<void> | undefined
+}
+
+/** The SSE text of one frame. */
+const frameText = (id: number, data: string) => `id: ${id}\ndata: ${data}\n\n`
+
+export const chatText = (message: UIMessage) =>
+  message.parts.filter((p) => p.type === "text" && typeof p.text === "string").map((p) => p.text).join("")
+
+
+export class ChatSessions extends Context.Service<ChatSessions, {
+  /** Starts a run in the background; read it with `follow`. */
+  readonly start: (principal: Principal, request: ChatRequest) => Effect.Effect<ChatRun>
+  /** The run's frames after `afterId` (-1 = all), then live ones, until `[DONE]`. */
+  readonly follow: (runId: string, afterId: number) => Stream.Stream<string>
+  /** A run by its id, or the latest run of a chat id; only its owner's. */
+  readonly find: (principal: Principal, id: string) => Effect.Effect<Option.Option<ChatRun>>
+  /** Stops generation (an `abort` chunk ends the stream); false when already finished. */
+  readonly abort: (runId: string) => Effect.Effect<boolean>
+  readonly isActive: (runId: string) => boolean
+}>()("cogo/ChatSessions") {
+  static readonly layer = Layer.effect(
+    ChatSessions,
+    Effect.gen(function*() {
+      const llm = yield* Llm
+      const research = yield* ResearchAgent
+      const bus = yield* EventBus
+      const db = yield* Database
+      const maxFrames = yield* Config.Int("COGO_CHAT_MAX_FRAMES").pipe(Config.withDefault(20_000))
+      const retention = yield* Config.Duration("COGO_CHAT_RETENTION").pipe(Config.withDefault(Duration.minutes(10)))
+      const evidenceK = yield* Config.Int("COGO_CHAT_EVIDENCE_K").pipe(Config.withDefault(6))
+      const fibers = yield* FiberSet.make<void>()
+      const runs = new Map<string, RunState>()
+      const latestByChat = new Map<string, string>()
+
+      const append = (state: RunState, chunk: UIChunk | "[DONE]") =>
+        Effect.suspend(() => {
+          if (state.done) return Effect.void
+          if (state.frames.length >= maxFrames && chunk !== "[DONE]") return Effect.void
+          state.frames.push(frameText(state.frames.length, chunk === "[DONE]" ? "[DONE]" : JSON.stringify(chunk)))
+          if (chunk === "[DONE]") {
+            state.done = true
+            state.finishedAt = Date.now()
+          }
+          return PubSub.publish(state.changed, undefined)
+        })
+
+      /** Job progress on the realtime bus (project streams), best effort. */
+      const progress = (state: RunState, projectId: string | null, stage: string) =>
+        projectId === null
+          ? Effect.void
+          : Effect.flatMap(currentTraceparent, (traceparent) =>
+            db.withRole(DbRole.agent, bus.publish({
+              topic: "job",
+              kind: "chat.progress",
+              projectId,
+              payload: { runId: state.run.id, chatId: state.run.chatId, stage },
+              ...(traceparent === undefined ? {} : { traceparent })
+            }))).pipe(Effect.ignore)
+
+      const generate = (state: RunState, request: ChatRequest, startedAt: number) =>
+        Effect.gen(function*() {
+          const projectId = request.projectId ?? null
+          const messageId = `msg-${state.run.id}`
+          const messages: Array<ChatMessage> = request.messages
+            .map((m) => ({ role: m.role, content: chatText(m) }))
+            .filter((m) => m.content !== "")
+          const question = [...messages].reverse().find((m) => m.role === "user")?.content ?? ""
+          yield* append(state, { type: "start", messageId })
+          yield* append(state, { type: "start-step" })
+
+          let context: ReadonlyArray<ContextDocument> = []
+          if (projectId !== null) {
+            yield* append(state, { type: "data-progress", id: "research", data: { stage: "research", status: "running" } })
+            yield* progress(state, projectId, "research")
+            const found = yield* research.retrieve({ projectId, question, k: evidenceK })
+            context = found.evidence.map((evidence) => ({
+              sourceType: evidence.sources[0]?.sourceType ?? "knowledge",
+              sourceId: evidence.sources[0]?.sourceId ?? "",
+              content: evidence.content,
+              score: evidence.score
+            }))
+            for (const [index, doc] of context.entries()) {
+              const sourceId = `${index + 1}`
+              yield* append(state, /^https?:\/\//.test(doc.sourceId)
+                ? { type: "source-url", sourceId, url: doc.sourceId, title: `[${index + 1}] ${doc.sourceType}` }
+                : { type: "source-document", sourceId, mediaType: "text/plain", title: `[${index + 1}] ${doc.sourceType}:${doc.sourceId}` })
+            }
+            yield* append(state, { type: "data-progress", id: "research", data: { stage: "research", status: "done", evidence: context.length } })
+          }
+
+          yield* append(state, { type: "data-progress", id: "generate", data: { stage: "generate", status: "running", model: llm.model } })
+          yield* progress(state, projectId, "generate")
+          const textId = `text-${state.run.id}`
+          let first = true
+          yield* llm.streamChat(messages, { context }).pipe(
+            Stream.runForEach((chunk) =>
+              Effect.gen(function*() {
+                if (chunk._tag !== "Delta") return
+                if (first) {
+                  first = false
+                  yield* Metric.update(chatFirstToken, (Date.now() - startedAt) / 1000)
+                  yield* append(state, { type: "text-start", id: textId })
+                }
+                yield* append(state, { type: "text-delta", id: textId, delta: chunk.text })
+              }))
+          )
+          if (!first) yield* append(state, { type: "text-end", id: textId })
+          yield* append(state, { type: "data-progress", id: "generate", data: { stage: "generate", status: "done" } })
+          yield* append(state, { type: "finish-step" })
+          if (state.frames.length >= maxFrames) {
+            yield* append(state, { type: "error", errorText: `the reply exceeded ${maxFrames} frames and was cut` })
+          }
+          yield* append(state, { type: "finish" })
+          yield* progress(state, projectId, "finished")
+          yield* Metric.update(Metric.withAttributes(chatRuns, { outcome: "finished" }), 1)
+        }).pipe(
+          Effect.catch((error) =>
+            Effect.andThen(
+              Metric.update(Metric.withAttributes(chatRuns, { outcome: "error" }), 1),
+              append(state, { type: "error", errorText: describeAgentError(error).message })
+            )),
+          Effect.onInterrupt(() =>
+            Effect.andThen(Metric.update(Metric.withAttributes(chatRuns, { outcome: "aborted" }), 1), append(state, { type: "abort" }))),
+          Effect.catchCause((cause) =>
+            Effect.andThen(Effect.logError("chat run failed", cause), append(state, { type: "error", errorText: "internal error" }))
+          ),
+          Effect.ensuring(Effect.andThen(append(state, "[DONE]"), Metric.update(chatActive, activeCount()))),
+          Effect.withSpan("ChatSessions.generate", { attributes: { runId: state.run.id, chatId: state.run.chatId } })
+        )
+
+      const activeCount = () => {
+        let n = 0
+        for (const state of runs.values()) if (!state.done) n++
+        return n
+      }
+
+      const start = Effect.fn("ChatSessions.start")(function*(principal: Principal, request: ChatRequest) {
+        const run: ChatRun = { id: crypto.randomUUID(), chatId: request.id, ownerScope: principalKey(principal), createdAt: Date.now() }
+        const state: RunState = { run, frames: [], changed: yield* PubSub.unbounded<void>(), done: false, finishedAt: undefined, fiber: undefined }
+        runs.set(run.id, state)
+        latestByChat.set(`${run.ownerScope}|${run.chatId}`, run.id)
+        yield* Metric.update(chatActive, activeCount())
+        state.fiber = yield* FiberSet.run(fibers, generate(state, request, run.createdAt))
+        return run
+      })
+
+      const follow = (runId: string, afterId: number): Stream.Stream<string> =>
+        Stream.unwrap(Effect.gen(function*() {
+          const state = runs.get(runId)
+          if (state === undefined) return Stream.empty
+          // Subscribe before reading the log, so no append between the two is missed.
+          const changes = yield* PubSub.subscribe(state.changed)
+          return Stream.paginate(afterId + 1, (index) =>
+            Effect.gen(function*() {
+              while (state.frames.length <= index && !state.done) yield* PubSub.takeAll(changes)
+              const batch = state.frames.slice(index)
+              const next = index + batch.length
+              return [batch, state.done && next >= state.frames.length ? Option.none() : Option.some(next)] as const
+            }))
+        }))
+
+      const find = (principal: Principal, id: string) =>
+        Effect.sync(() => {
+          const scope = principalKey(principal)
+          const state = runs.get(id) ?? runs.get(latestByChat.get(`${scope}|${id}`) ?? "")
+          return state !== undefined && (state.run.ownerScope === scope || principal.role === "service_role")
+            ? Option.some(state.run)
+            : Option.none()
+        })
+
+      const abort = (runId: string) =>
+        Effect.gen(function*() {
+          const state = runs.get(runId)
+          if (state === undefined || state.done || state.fiber === undefined) return false
+          yield* Fiber.interrupt(state.fiber)
+          return true
+        })
+
+      // Finished runs are forgotten after the retention period.
+      yield* Effect.sync(() => {
+        const now = Date.now()
+        for (const [id, state] of runs) {
+          if (state.finishedAt !== undefined && now - state.finishedAt > Duration.toMillis(retention)) {
+            runs.delete(id)
+            const key = `${state.run.ownerScope}|${state.run.chatId}`
+            if (latestByChat.get(key) === id) latestByChat.delete(key)
+          }
+        }
+      }).pipe(Effect.andThen(Effect.sleep("30 seconds")), Effect.forever, Effect.forkScoped)
+
+      return ChatSessions.of({ start, follow, find, abort, isActive: (runId) => runs.get(runId)?.done === false })
+    })
+  )
+}
+

@@ -1,0 +1,318 @@
+/**
+ * The orchestrator: routes each job kind to the handler registered for it and runs the job workers of this
+ * process as a scoped background service. Per kind: payload Schema, concurrency limit, timeout and retry
+ * policy. Workers claim only kinds registered in this process, so a kind registered later (or only in some
+ * replicas) is picked up without configuration.
+ *
+ * Registering a kind is one layer:
+ *   export const ChatJobsLive = Orchestrator.handler({ kind: "chat.reply", payload: ChatReplyPayload,
+ *     concurrency: 8, timeout: "2 minutes", run: (payload, job) => ... })
+ */
+import { Cause, Config, Context, Duration, Effect, Exit, FiberMap, Layer, Metric, Option, Queue, Schedule, Schema, Scope, Semaphore, Stream } from "effect"
+import * as os from "node:os"
+import { type AgentError, describeAgentError, InvalidJobPayload, retryDecision, Timeout } from "../../domain/agents/AgentError.ts"
+import { type ClaimedJob, type JobError, type JobId, JobKind } from "../../domain/jobs/Job.ts"
+import { continueTrace } from "../../domain/platform/Traceparent.ts"
+import { JobQueue, type RetryPolicy } from "./JobQueue.ts"
+import { latencyBuckets } from "../observability/Metrics.ts"
+import { Notifications } from "../platform/Notifications.ts"
+
+/** What a handler gets besides its payload. Progress and log lines become job events (never fail the job). */
+export interface JobContext {
+  readonly job: ClaimedJob
+  readonly progress: (data: unknown) => Effect.Effect<void>
+  readonly log: (message: string) => Effect.Effect<void>
+}
+
+export interface JobHandler<P, R> {
+  readonly kind: string
+  /** Decodes the stored JSON payload; a payload that does not decode makes the job dead (never retried). */
+  readonly payload: Schema.Decoder<P>
+  /** Runs one attempt. Its result must be JSON; it is stored on the job. */
+  readonly run: (payload: P, context: JobContext) => Effect.Effect<unknown, AgentError, R>
+  /** Jobs of this kind running at once in this process (default `JOBS_DEFAULT_CONCURRENCY`). */
+  readonly concurrency?: number | undefined
+  /**
+   * How many jobs to hold per running slot (default `JOBS_PREFETCH`, 1): above 1, jobs are claimed (and
+   * leased) ahead of a free slot, so short jobs are claimed in bigger batches. The cost: held jobs wait here
+   * even when another worker is idle. Use it for many short jobs, not for long ones.
+   */
+  readonly prefetch?: number | undefined
+  /** Per-attempt timeout (default `JOBS_DEFAULT_TIMEOUT`); a timeout is a retryable `Timeout` error. */
+  readonly timeout?: Duration.Input | undefined
+  /** Default: exponential from `JOBS_RETRY_BASE`, capped at `JOBS_RETRY_CAP`, `JOBS_MAX_ATTEMPTS` attempts. */
+  readonly retry?: RetryPolicy | undefined
+}
+
+export class Orchestrator extends Context.Service<Orchestrator, {
+  /** Registers a kind for the lifetime of the current scope (its workers stop when the scope closes). */
+  readonly register: <P, R>(handler: JobHandler<P, R>) => Effect.Effect<void, never, R | Scope.Scope>
+  /** Kinds registered in this process. */
+  readonly kinds: Effect.Effect<ReadonlyArray<string>>
+  /** This process's worker id (stored as `locked_by` on the jobs it holds). */
+  readonly workerId: string
+}>()("cogo/Orchestrator") {
+  /** The registry plus this process's workers (claim loop, completion writer, heartbeats, lease rescue). */
+  static readonly layer = Layer.effect(Orchestrator, Effect.suspend(() => makeOrchestrator))
+
+  /** A layer that registers one job kind: the one-liner other areas use to plug their kinds in. */
+  static readonly handler = <P, R>(handler: JobHandler<P, R>): Layer.Layer<never, never, Orchestrator | Exclude<R, Scope.Scope>> =>
+    Layer.effectDiscard(Effect.flatMap(Effect.service(Orchestrator), (orchestrator) => orchestrator.register(handler))) as Layer.Layer<
+      never,
+      never,
+      Orchestrator | Exclude<R, Scope.Scope>
+    >
+}
+
+export const jobsHeld = Metric.gauge("cogo_jobs_held", {
+  description: "Jobs this process holds under a lease (running, or claimed ahead and waiting for a slot), by kind"
+})
+export const jobDuration = Metric.histogram("cogo_job_duration_seconds", {
+  description: "Duration of one job attempt, by kind and outcome (succeeded, failed, interrupted)",
+  boundaries: latencyBuckets
+})
+export const jobStartLatency = Metric.histogram("cogo_job_start_latency_seconds", {
+  description: "Time from enqueue to the first attempt's start, by kind",
+  boundaries: latencyBuckets
+})
+
+interface Registered {
+  readonly kind: string
+  readonly concurrency: number
+  readonly timeout: Duration.Duration
+  readonly run: (job: ClaimedJob, context: JobContext) => Effect.Effect<unknown, AgentError>
+  /** Running slots. */
+  readonly permits: Semaphore.Semaphore
+  /** concurrency x prefetch: how many jobs this process holds at most. */
+  readonly capacity: number
+  held: number
+  /** This kind's metrics, labelled once. */
+  readonly metrics: {
+    readonly held: Metric.Gauge<number>
+    readonly startLatency: Metric.Histogram<number>
+    readonly succeeded: Metric.Histogram<number>
+    readonly failed: Metric.Histogram<number>
+    readonly interrupted: Metric.Histogram<number>
+  }
+}
+
+interface Completion {
+  readonly job: ClaimedJob
+  readonly result: unknown
+}
+
+const isJobKind = Schema.is(JobKind)
+
+const defectError = (cause: Cause.Cause<unknown>): JobError => ({
+  tag: "Defect",
+  message: Cause.pretty(cause).slice(0, 2000),
+  retryable: true
+})
+
+const makeOrchestrator = Effect.gen(function*() {
+  const queue = yield* JobQueue
+  const notifications = yield* Notifications
+  const workerId = yield* Config.String("JOBS_WORKER_ID").pipe(
+    Config.withDefault(`${os.hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`)
+  )
+  const enabled = yield* Config.Boolean("JOBS_WORKER_ENABLED").pipe(Config.withDefault(true))
+  const pollEvery = yield* Config.Duration("JOBS_POLL_INTERVAL").pipe(Config.withDefault(Duration.seconds(2)))
+  const lease = yield* Config.Duration("JOBS_LEASE").pipe(Config.withDefault(Duration.seconds(30)))
+  const claimBatch = yield* Config.Int("JOBS_CLAIM_BATCH").pipe(Config.withDefault(50))
+  const defaultConcurrency = yield* Config.Int("JOBS_DEFAULT_CONCURRENCY").pipe(Config.withDefault(4))
+  const defaultPrefetch = yield* Config.Int("JOBS_PREFETCH").pipe(Config.withDefault(1))
+  const defaultTimeout = yield* Config.Duration("JOBS_DEFAULT_TIMEOUT").pipe(Config.withDefault(Duration.minutes(5)))
+  const rescueEvery = yield* Config.Duration("JOBS_RESCUE_INTERVAL").pipe(Config.withDefault(Duration.seconds(15)))
+  const leaseMs = Duration.toMillis(lease)
+
+  const scope = yield* Effect.scope
+  const registry = new Map<string, Registered>()
+  const held = new Map<JobId, ClaimedJob>()
+  /** Finished jobs whose completion is not committed yet. */
+  const completing = new Set<JobId>()
+  const fibers = yield* FiberMap.make<JobId, void>()
+  // Coalescing wake-up signal: capacity freed, a kind registered, a retry became due.
+  const kicks = yield* Queue.sliding<void>(1)
+  const kick = Effect.asVoid(Queue.offer(kicks, undefined))
+  const completions = yield* Queue.unbounded<Completion>()
+
+  const setHeld = (entry: Registered) => Metric.update(entry.metrics.held, entry.held)
+
+  const logQueueError = (what: string) => (cause: Cause.Cause<unknown>) => Effect.logWarning(`job queue: ${what} failed`, cause)
+
+  /** Records an attempt's failure and, when it will retry soon, wakes this worker when it is due. */
+  const recordFailure = (job: ClaimedJob, error: JobError, notBefore: Duration.Duration) =>
+    queue.fail(workerId, job, error, notBefore).pipe(
+      Effect.tap((outcome) =>
+        outcome._tag === "Retrying"
+          ? Effect.forkIn(Effect.andThen(Effect.sleep(Duration.millis(Math.max(0, outcome.runAt.getTime() - Date.now()))), kick), scope)
+          : Effect.void
+      ),
+      Effect.catchCause(logQueueError("recording a failure"))
+    )
+
+  const attempt = (entry: Registered, job: ClaimedJob) => {
+    const context: JobContext = {
+      job,
+      progress: (data) => queue.progress(job, data).pipe(Effect.catchCause(logQueueError("progress"))),
+      log: (message) => queue.log(job, message).pipe(Effect.catchCause(logQueueError("log")))
+    }
+    const timeoutMs = Duration.toMillis(entry.timeout)
+    return entry.run(job, context).pipe(
+      Effect.timeoutOrElse({
+        duration: entry.timeout,
+        orElse: () => Effect.fail(new Timeout({ operation: `job ${entry.kind}`, afterMs: timeoutMs }))
+      }),
+      Effect.withSpan(`job ${entry.kind}`, { attributes: { "job.id": job.id, "job.kind": job.kind, "job.attempt": job.attempt } }),
+      continueTrace(job.traceparent)
+    )
+  }
+
+  const runJob = (entry: Registered, job: ClaimedJob) =>
+    Effect.gen(function*() {
+      const started = Date.now()
+      if (job.attempt === 1) {
+        yield* Metric.update(entry.metrics.startLatency, (job.startedAt.getTime() - job.createdAt.getTime()) / 1000)
+      }
+      const exit = yield* Effect.exit(Semaphore.withPermit(entry.permits)(attempt(entry, job)))
+      const seconds = (Date.now() - started) / 1000
+      if (Exit.isSuccess(exit)) {
+        // Recorded by the completion writer in batches; the slot is free now, the job stays held (and
+        // heartbeated) until its completion is committed.
+        completing.add(job.id)
+        yield* Queue.offer(completions, { job, result: exit.value })
+        yield* Metric.update(entry.metrics.succeeded, seconds)
+        return
+      }
+      yield* Metric.update(entry.metrics.failed, seconds)
+      const error = Exit.findErrorOption(exit)
+      if (Option.isSome(error)) {
+        const decision = retryDecision(error.value)
+        const described = describeAgentError(error.value)
+        yield* recordFailure(job, described, decision._tag === "Retry" ? decision.notBefore : Duration.zero)
+      } else {
+        yield* recordFailure(job, defectError(exit.cause), Duration.zero)
+      }
+    }).pipe(
+      Effect.onInterrupt(() =>
+        // Lease lost, job cancelled, or this process stopping: fenced by (worker, attempt), so a job
+        // someone else now holds is left alone; otherwise it goes back to the queue at once.
+        Metric.update(entry.metrics.interrupted, 0).pipe(
+          Effect.andThen(queue.fail(workerId, job, { tag: "WorkerStopped", message: `worker ${workerId} stopped`, retryable: true })),
+          Effect.catchCause(logQueueError("releasing an interrupted job"))
+        )),
+      Effect.ensuring(Effect.suspend(() => {
+        if (!completing.has(job.id)) held.delete(job.id)
+        entry.held--
+        return Effect.andThen(setHeld(entry), kick)
+      }))
+    )
+
+  /**
+   * Claims as many jobs as there is room for, kind by kind, until the queue runs dry. A busy kind waits
+   * until half its room is free, so a stream of finishing jobs turns into a few batch claims instead of
+   * one claim per finished job; an idle kind claims at once, so a lone job starts without delay.
+   */
+  const fill = Effect.gen(function*() {
+    let more = true
+    while (more) {
+      more = false
+      for (const entry of registry.values()) {
+        const free = entry.capacity - entry.held
+        if (free <= 0 || (entry.held > 0 && free < Math.ceil(entry.capacity / 2))) continue
+        const limit = Math.min(free, claimBatch)
+        const claimed = yield* queue.claim({ workerId, kinds: [entry.kind], limit, leaseMs })
+        if (claimed.length === limit) more = true
+        entry.held += claimed.length
+        yield* setHeld(entry)
+        for (const job of claimed) {
+          held.set(job.id, job)
+          yield* FiberMap.run(fibers, job.id)(runJob(entry, job))
+        }
+      }
+    }
+  })
+
+  /** Records finished jobs in one statement per batch (a job whose record fails runs again after its lease). */
+  const recordCompletions = (batch: ReadonlyArray<Completion>) =>
+    queue.completeMany(workerId, batch).pipe(
+      Effect.catchCause(logQueueError("recording completions")),
+      Effect.ensuring(Effect.sync(() => {
+        for (const { job } of batch) {
+          completing.delete(job.id)
+          held.delete(job.id)
+        }
+      }))
+    )
+  const completionWriter = Effect.forever(Effect.flatMap(Queue.takeAll(completions), recordCompletions))
+  // On shutdown, after the writer stops: record what finished instead of leaving it to lease expiry.
+  const flushCompletions = Effect.flatMap(Queue.clear(completions), (pending) => pending.length === 0 ? Effect.void : recordCompletions(pending))
+
+  const heartbeats = Effect.gen(function*() {
+    const ids = Array.from(held.keys())
+    const still = new Set(yield* queue.heartbeat(workerId, ids, leaseMs))
+    // Jobs no longer ours (cancelled, or rescued after a stall): stop working on them.
+    yield* Effect.forEach(ids.filter((id) => !still.has(id)), (id) => FiberMap.remove(fibers, id), { discard: true })
+  }).pipe(
+    Effect.catchCause(logQueueError("heartbeat")),
+    Effect.repeat(Schedule.spaced(Duration.millis(Math.max(50, leaseMs / 3))))
+  )
+
+  const rescuer = queue.rescueExpired.pipe(
+    Effect.tap((n) => n > 0 ? Effect.logInfo(`rescued ${n} job(s) whose worker stopped renewing its lease`) : Effect.void),
+    Effect.catchCause(logQueueError("rescue")),
+    Effect.repeat(Schedule.spaced(rescueEvery))
+  )
+
+  if (enabled) {
+    yield* Effect.addFinalizer(() => flushCompletions)
+    yield* Stream.merge(notifications.wakeups("jobs", pollEvery), Stream.fromQueue(kicks)).pipe(
+      Stream.runForEach(() => fill.pipe(Effect.catchCause(logQueueError("claim")))),
+      Effect.forkScoped
+    )
+    yield* Effect.forkScoped(completionWriter)
+    yield* Effect.forkScoped(heartbeats)
+    yield* Effect.forkScoped(rescuer)
+    yield* Effect.logInfo(`job workers started as ${workerId}`)
+  }
+
+  const register = <P, R>(handler: JobHandler<P, R>) =>
+    Effect.gen(function*() {
+      // A kind name is code, not input: a malformed one is a bug.
+      if (!isJobKind(handler.kind)) return yield* Effect.die(new Error(`invalid job kind name: ${handler.kind}`))
+      const services = yield* Effect.context<R>()
+      const decode = Schema.decodeUnknownEffect(handler.payload)
+      const concurrency = Math.max(1, handler.concurrency ?? defaultConcurrency)
+      const entry: Registered = {
+        kind: handler.kind,
+        concurrency,
+        capacity: concurrency * Math.max(1, handler.prefetch ?? defaultPrefetch),
+        permits: yield* Semaphore.make(concurrency),
+        timeout: Duration.fromInputUnsafe(handler.timeout ?? defaultTimeout),
+        held: 0,
+        metrics: {
+          held: Metric.withAttributes(jobsHeld, { kind: handler.kind }),
+          startLatency: Metric.withAttributes(jobStartLatency, { kind: handler.kind }),
+          succeeded: Metric.withAttributes(jobDuration, { kind: handler.kind, outcome: "succeeded" }),
+          failed: Metric.withAttributes(jobDuration, { kind: handler.kind, outcome: "failed" }),
+          interrupted: Metric.withAttributes(jobDuration, { kind: handler.kind, outcome: "interrupted" })
+        },
+        run: (job, context) =>
+          decode(job.payload).pipe(
+            Effect.mapError((error) => new InvalidJobPayload({ kind: handler.kind, message: error.message })),
+            Effect.flatMap((payload) => handler.run(payload, context)),
+            Effect.provideContext(services)
+          )
+      }
+      if (handler.retry !== undefined) yield* queue.setRetryPolicy(handler.kind, handler.retry)
+      registry.set(handler.kind, entry)
+      yield* Effect.addFinalizer(() => Effect.sync(() => registry.delete(handler.kind)))
+      yield* kick
+    })
+
+  return Orchestrator.of({
+    register,
+    kinds: Effect.sync(() => Array.from(registry.keys())),
+    workerId
+  })
+})

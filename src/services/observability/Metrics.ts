@@ -1,0 +1,87 @@
+/**
+ * The metric catalogue's shared pieces and the metrics server on `METRICS_PORT` (Prometheus text at
+ * `/metrics`). Metrics are effect `Metric`s: adding one is `Metric.counter("name", {...})` next to the code
+ * it measures plus `Metric.update`; everything registered shows up here without further wiring.
+ */
+import { NodeHttpServer } from "@effect/platform-node"
+import { Effect, Layer, Metric } from "effect"
+import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
+import { PrometheusMetrics } from "effect/observability"
+import { createWarmServer } from "../platform/HttpServerWarmup.ts"
+import { monitorEventLoopDelay } from "node:perf_hooks"
+import { AppConfig } from "../platform/AppConfig.ts"
+
+/** Buckets in seconds, from sub-millisecond to tens of seconds. */
+export const latencyBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
+
+export const httpRequests = Metric.counter("http_requests_total", {
+  description: "HTTP requests served, by method, route and status",
+  incremental: true
+})
+export const httpDuration = Metric.histogram("http_request_duration_seconds", {
+  description: "HTTP request duration (until the response head; streams are measured separately)",
+  boundaries: latencyBuckets
+})
+
+const processResident = Metric.gauge("process_resident_memory_bytes", { description: "Resident set size" })
+const processHeap = Metric.gauge("nodejs_heap_used_bytes", { description: "V8 heap in use" })
+const processUptime = Metric.gauge("process_uptime_seconds", { description: "Seconds since the process started" })
+const eventLoopLag = Metric.gauge("nodejs_eventloop_lag_p99_seconds", {
+  description: "p99 event-loop delay over the last scrape interval"
+})
+
+const uuidOrNumber = /^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|\d+)$/i
+/** Collapses ids in a path so the route label has bounded cardinality. */
+export const routeLabel = (url: string): string => {
+  const pathname = url.split("?")[0] ?? "/"
+  return pathname.split("/").map((segment) => uuidOrNumber.test(segment) ? ":id" : segment).join("/")
+}
+
+/** Global router middleware: counts and times every request by method, route and status. */
+export const HttpMetricsMiddleware = HttpRouter.middleware((app) =>
+  Effect.gen(function*() {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const start = process.hrtime.bigint()
+    const response = yield* app.pipe(
+      Effect.onExit((exit) => {
+        const status = exit._tag === "Success" ? exit.value.status : 500
+        const attributes = { method: request.method, route: routeLabel(request.url), status: String(status) }
+        const seconds = Number(process.hrtime.bigint() - start) / 1e9
+        return Effect.andThen(
+          Metric.update(Metric.withAttributes(httpRequests, attributes), 1),
+          Metric.update(Metric.withAttributes(httpDuration, { method: attributes.method, route: attributes.route }), seconds)
+        )
+      })
+    )
+    return response
+  }), { global: true })
+
+const scrapeProcessMetrics = (delay: ReturnType<typeof monitorEventLoopDelay>) =>
+  Effect.gen(function*() {
+    const memory = process.memoryUsage()
+    yield* Metric.update(processResident, memory.rss)
+    yield* Metric.update(processHeap, memory.heapUsed)
+    yield* Metric.update(processUptime, process.uptime())
+    yield* Metric.update(eventLoopLag, delay.percentile(99) / 1e9)
+    delay.reset()
+  })
+
+/** The metrics server: its own port, so scraping never competes with the public API's routes or auth. */
+export const MetricsServerLive = Layer.unwrap(
+  Effect.gen(function*() {
+    const config = yield* AppConfig
+    const delay = monitorEventLoopDelay({ resolution: 10 })
+    delay.enable()
+    yield* Effect.addFinalizer(() => Effect.sync(() => delay.disable()))
+    const metricsRoute = HttpRouter.add("GET", "/metrics", () =>
+      Effect.gen(function*() {
+        yield* scrapeProcessMetrics(delay)
+        const body = yield* PrometheusMetrics.format()
+        return HttpServerResponse.text(body, { contentType: "text/plain; version=0.0.4; charset=utf-8" })
+      }))
+    const healthRoute = HttpRouter.add("GET", "/", HttpServerResponse.text("cogo metrics: GET /metrics\n"))
+    return HttpRouter.serve(Layer.mergeAll(metricsRoute, healthRoute), { disableLogger: true }).pipe(
+      Layer.provide(NodeHttpServer.layer(createWarmServer, { port: config.metricsPort, host: config.host }))
+    )
+  })
+)
