@@ -4,6 +4,7 @@
  * the publisher put in its payload (epoch ms; same machine clock), and reports percentiles over IPC.
  */
 import * as net from "node:net"
+import { createSseParser } from "../test/support/sseClient.ts"
 
 const [url = "", countText = "0", expectedText = "0"] = process.argv.slice(2)
 const count = Number(countText)
@@ -24,26 +25,25 @@ const open = () =>
     })
     socket.setEncoding("utf8")
     let first = true
-    let buffer = ""
+    const feed = createSseParser((frame) => {
+      const match = /"sentAt":([\d.]+)/.exec(frame.data)
+      if (match === null) return
+      latencies.push(now() - Number(match[1]))
+      received++
+      if (received === count * expected) report()
+    })
     socket.on("data", (chunk: string) => {
       if (first) {
         first = false
         if (!chunk.startsWith("HTTP/1.1 200")) return reject(new Error(chunk.slice(0, 100)))
         connected++
         resolve()
+        // The status line and headers end at the first blank line; frames follow.
+        const body = chunk.indexOf("\r\n\r\n")
+        if (body >= 0) feed(chunk.slice(body + 4))
+        return
       }
-      buffer += chunk
-      let end: number
-      while ((end = buffer.indexOf("\n\n")) >= 0) {
-        const frame = buffer.slice(0, end)
-        buffer = buffer.slice(end + 2)
-        const match = /"sentAt":([\d.]+)/.exec(frame)
-        if (match !== null) {
-          latencies.push(now() - Number(match[1]))
-          received++
-          if (received === count * expected) report()
-        }
-      }
+      feed(chunk)
     })
     socket.on("error", reject)
   })

@@ -7,7 +7,8 @@ import { Context, Effect, Layer, Schema } from "effect"
 import type { SqlError } from "effect/sql/SqlError"
 import { Database, DbRole } from "../services/platform/Database.ts"
 import { Notifications } from "../services/platform/Notifications.ts"
-import { outboxRowIdentity, ProjectionApplier } from "./Applier.ts"
+import { ProjectionApplier } from "./Applier.ts"
+import { outboxRowIdentity } from "./rows.ts"
 
 export const DeadLetter = Schema.Struct({
   id: Schema.Number,

@@ -1,6 +1,7 @@
 /** Projection metrics, served by the metrics server like every registered effect `Metric`. */
-import { Metric } from "effect"
+import { Effect, Metric } from "effect"
 import { latencyBuckets } from "../services/observability/Metrics.ts"
+import type { BatchSummary } from "./summary.ts"
 
 export const updatesProcessed = Metric.counter("projection_updates_total", {
   description: "Outbox updates processed by the projection worker, by outcome (applied, superseded, conflict, retried, dead)",
@@ -31,3 +32,17 @@ export const outboxOldestPendingAge = Metric.gauge("projection_outbox_oldest_pen
 export const deadLettersParked = Metric.gauge("projection_dead_letters", {
   description: "Dead letters currently parked (status dead), sampled"
 })
+
+/** Records one batch that claimed updates: its duration, size and outcomes. */
+export const recordBatch = (summary: BatchSummary, seconds: number) =>
+  Effect.all([
+    Metric.update(batchDuration, seconds),
+    Metric.update(batchSize, summary.claimed),
+    Metric.update(Metric.withAttributes(updatesProcessed, { outcome: "applied" }), summary.applied),
+    Metric.update(Metric.withAttributes(updatesProcessed, { outcome: "superseded" }), summary.superseded),
+    Metric.update(Metric.withAttributes(updatesProcessed, { outcome: "conflict" }), summary.conflicts),
+    Metric.update(Metric.withAttributes(updatesProcessed, { outcome: "retried" }), summary.retried),
+    Metric.update(Metric.withAttributes(updatesProcessed, { outcome: "dead" }), summary.dead),
+    Metric.update(conflictsTotal, summary.conflicts),
+    Metric.update(deadLettersTotal, summary.dead)
+  ], { discard: true })

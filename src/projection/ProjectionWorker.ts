@@ -3,13 +3,14 @@
  * fibers run batches (on the applier's reserved connections): fiber 0 on every `outbox` notification (one
  * shared LISTEN connection per process, through `Notifications.wakeups`), the others when a batch reports a
  * backlog; all of them on the poll tick. Any number of fibers and replicas may run against one database:
- * batches lock disjoint projects (see Applier).
+ * batches lock disjoint projects (see claim.ts).
  */
 import { Config, Context, Duration, Effect, Layer, Metric, PubSub, Schedule, Stream } from "effect"
 import type { SqlError } from "effect/sql/SqlError"
 import { PgClient } from "@effect/sql-pg"
 import { Notifications } from "../services/platform/Notifications.ts"
-import { madeProgress, ProjectionApplier } from "./Applier.ts"
+import { ProjectionApplier } from "./Applier.ts"
+import { madeProgress } from "./summary.ts"
 import { deadLettersParked, outboxOldestPendingAge, outboxPending } from "./ProjectionMetrics.ts"
 
 export const workerConfig = Config.all({

@@ -7,6 +7,7 @@ import type { PgClient } from "@effect/sql-pg"
 import { Effect } from "effect"
 import type { SqlError } from "effect/sql/SqlError"
 import type { EntityKind, EntityStateOf, UpdateType } from "../domain/cqrs/ProjectUpdate.ts"
+import { idArray } from "../services/platform/sqlArrays.ts"
 
 interface Column {
   readonly field: string
@@ -18,14 +19,6 @@ interface EntityTable {
   readonly table: string
   readonly columns: ReadonlyArray<Column>
 }
-
-/**
- * A Postgres array literal of ids (uuids or integers: no quoting needed), for `= ANY($1::uuid[])`. Batch
- * lookups use `= ANY(array)` rather than a join against a set-returning function: with statistics that
- * still describe an empty table (a first big import), the join was planned as a nested loop over a scan
- * (measured: minutes per batch); `= ANY` degrades to one hashed scan at worst.
- */
-export const idArray = (ids: Iterable<string | number>): string => `{${[...ids].join(",")}}`
 
 const c = (field: string, column: string, type: Column["type"]): Column => ({ field, column, type })
 const projectColumn = c("projectId", "project_id", "uuid")
@@ -64,7 +57,7 @@ export const entityTables: { readonly [K in EntityKind]: EntityTable } = {
 
 /**
  * Order in which kinds are written when a batch is applied set-based: parents before children, so a page
- * never waits for its project within one batch (deletes never take this path; see Applier).
+ * never waits for its project within one batch (deletes never take this path; see apply.ts).
  */
 export const applyOrder: ReadonlyArray<EntityKind> = ["project", "page", "component", "theme", "asset", "action_flow", "project_page", "symbol"]
 

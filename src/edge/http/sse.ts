@@ -1,17 +1,16 @@
 /** Server-sent events framing shared by the chat and realtime streams. */
 import { type Duration, Stream } from "effect"
+import * as Sse from "effect/encoding/Sse"
 import { HttpServerResponse } from "effect/http"
 
-/** One SSE frame; multi-line data is split into several `data:` lines as the spec requires. */
-export const sseFrame = (frame: { readonly id?: string | number | undefined; readonly event?: string | undefined; readonly data: string }): string => {
-  let text = ""
-  if (frame.id !== undefined) text += `id: ${frame.id}\n`
-  if (frame.event !== undefined) text += `event: ${frame.event}\n`
-  for (const line of frame.data.split("\n")) text += `data: ${line}\n`
-  return `${text}\n`
-}
+/**
+ * One SSE frame, written by effect's encoder: multi-line data becomes several `data:` lines, and a frame
+ * without an event name is a "message" (no `event:` line), as the spec reads it.
+ */
+export const sseFrame = (frame: { readonly id?: string | number | undefined; readonly event?: string | undefined; readonly data: string }): string =>
+  Sse.encoder.write({ _tag: "Event", id: frame.id === undefined ? undefined : String(frame.id), event: frame.event ?? "message", data: frame.data })
 
-/** A comment line: ignored by clients, keeps proxies from closing an idle stream. */
+/** A comment line: ignored by clients, keeps proxies from closing an idle stream (effect's encoder writes no comments). */
 export const sseComment = (text: string): string => `: ${text}\n\n`
 
 /** The `Last-Event-ID` of a reconnect (header, or `lastEventId` query for clients that cannot set headers). */

@@ -2,6 +2,8 @@
  * Per-user rate limit of the chat gateway: a token bucket per caller (`COGO_CHAT_RATE_BURST` requests at once,
  * refilled at `COGO_CHAT_RATE_PER_MINUTE`). Kept in memory: each replica limits on its own, so N replicas
  * allow up to N times the rate (documented; a shared limit would need a database round trip per request).
+ * Not effect/persistence RateLimiter: its memory store never forgets a key's bucket (memory grows with every
+ * caller ever seen, where this one drops full buckets) and it reads the Clock, not an injectable `now`.
  */
 import { Config, Context, Effect, Layer, Metric, Schedule } from "effect"
 

@@ -1,4 +1,10 @@
-/** A small real SSE client over fetch (what browsers' EventSource and the AI SDK do): frames with id/event/data. */
+/**
+ * The one SSE client of the tests and benches: an incremental frame parser (id/event/data fields, comment
+ * lines counted), used over fetch by `readSse` (what browsers' EventSource and the AI SDK do) and over raw
+ * sockets by bench/_sse-client.ts (10k connections in one process).
+ * effect/encoding/Sse's makeParser is not used: it drops comment lines (heartbeats are counted here) and
+ * reports a missing `event:` as "message".
+ */
 export interface SseFrame {
   readonly id: string | undefined
   readonly event: string | undefined
@@ -14,6 +20,36 @@ export interface SseRead {
   readonly firstByteMs: number | undefined
   /** True when the server ended the stream (not aborted by us). */
   readonly ended: boolean
+}
+
+/** Parses SSE text fed in chunks of any size; calls `onFrame` per dispatched frame and `onComment` per comment line. */
+export const createSseParser = (onFrame: (frame: SseFrame) => void, onComment: () => void = () => {}) => {
+  let buffer = ""
+  let id: string | undefined
+  let event: string | undefined
+  let data: Array<string> = []
+  return (chunk: string): void => {
+    buffer += chunk
+    let newline: number
+    while ((newline = buffer.indexOf("\n")) >= 0) {
+      const line = buffer.slice(0, newline).replace(/\r$/, "")
+      buffer = buffer.slice(newline + 1)
+      if (line === "") {
+        if (data.length > 0) onFrame({ id, event, data: data.join("\n") })
+        id = undefined
+        event = undefined
+        data = []
+      } else if (line.startsWith(":")) onComment()
+      else {
+        const colon = line.indexOf(":")
+        const field = colon < 0 ? line : line.slice(0, colon)
+        const text = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "")
+        if (field === "id") id = text
+        else if (field === "event") event = text
+        else if (field === "data") data.push(text)
+      }
+    }
+  }
 }
 
 /** Reads frames until `stop(frames)` is true (then disconnects) or the stream ends. */
@@ -36,41 +72,23 @@ export const readSse = async (
     return { status: response.status, headers: response.headers, frames, comments, firstByteMs, ended: true }
   }
   const reader = response.body.pipeThrough(new TextDecoderStream()).getReader()
-  let buffer = ""
-  let id: string | undefined
-  let event: string | undefined
-  let data: Array<string> = []
+  let stopped = false
+  const feed = createSseParser((frame) => {
+    if (stopped) return
+    frames.push(frame)
+    stopped = stop(frames)
+  }, () => {
+    if (!stopped) comments++
+  })
   try {
-    outer: for (;;) {
+    while (!stopped) {
       const { value, done } = await reader.read()
       if (done) {
         ended = true
         break
       }
       firstByteMs ??= performance.now() - started
-      buffer += value
-      let newline: number
-      while ((newline = buffer.indexOf("\n")) >= 0) {
-        const line = buffer.slice(0, newline).replace(/\r$/, "")
-        buffer = buffer.slice(newline + 1)
-        if (line === "") {
-          if (data.length > 0) {
-            frames.push({ id, event, data: data.join("\n") })
-            if (stop(frames)) break outer
-          }
-          id = undefined
-          event = undefined
-          data = []
-        } else if (line.startsWith(":")) comments++
-        else {
-          const colon = line.indexOf(":")
-          const field = colon < 0 ? line : line.slice(0, colon)
-          const text = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "")
-          if (field === "id") id = text
-          else if (field === "event") event = text
-          else if (field === "data") data.push(text)
-        }
-      }
+      feed(value)
     }
   } catch (error) {
     if (!controller.signal.aborted) throw error
