@@ -1,0 +1,44 @@
+import type { FigmaNode } from "../../../../domain/figma/FigmaInput.ts"
+import { compact } from "../compact.ts"
+import { type ConversionContext, EPSILON, lookup, type ParentContext, type Warn } from "./context.ts"
+import { axisSizing, boxOf, limitsOf, positionOf, rotationOf } from "./layout.ts"
+import { BLEND_MODES, effectsOf } from "./paint.ts"
+import { tokensOf } from "./tokens.ts"
+
+/** Warns about node features that have no UUI counterpart (pages and drawable nodes alike). */
+export const warnUnsupportedNodeFeatures = (node: FigmaNode, warn: Warn): void => {
+  if (node.reactions !== undefined && node.reactions.length > 0) warn(node.id, "prototype-reactions", "prototype interactions not converted")
+  if (node.layoutGrids !== undefined && node.layoutGrids.length > 0) warn(node.id, "layout-grids", "layout grids (design guides) not converted")
+  if (node.exportSettings !== undefined && node.exportSettings.length > 0) warn(node.id, "export-settings", "export settings not converted")
+}
+
+/** Fields every drawable node shares: identity, visibility, transform, sizing, position, effects, tokens. */
+export const commonFields = (node: FigmaNode, parent: ParentContext, context: ConversionContext) => {
+  const { warn } = context
+  warnUnsupportedNodeFeatures(node, warn)
+  const box = boxOf(node)
+  const width = axisSizing(node, "horizontal", parent, box)
+  const height = axisSizing(node, "vertical", parent, box)
+  if (box === undefined && (width.mode === "fixed" || height.mode === "fixed")) {
+    warn(node.id, "size-missing", "fixed size without size or absoluteBoundingBox: sized 0")
+  }
+  const blend = lookup(BLEND_MODES, node.blendMode)
+  if (node.blendMode !== undefined && blend === undefined) {
+    warn(node.id, "blend-mode-unknown", `blend mode ${node.blendMode} unknown; normal used`)
+  }
+  const rotation = rotationOf(node)
+  return compact({
+    id: node.id,
+    name: node.name,
+    hidden: node.visible === false ? (true as const) : undefined,
+    opacity: node.opacity !== undefined && node.opacity < 1 ? node.opacity : undefined,
+    rotation: Math.abs(rotation) > EPSILON ? rotation : undefined,
+    blendMode: blend === "normal" ? undefined : blend,
+    width,
+    height,
+    limits: limitsOf(node),
+    position: positionOf(node, parent, box, warn),
+    ...effectsOf(node, context),
+    tokens: tokensOf(node)
+  })
+}
