@@ -8,7 +8,7 @@ import { makeCogoClient } from "../../src/edge/Client.ts"
 import { makeProxyHandler } from "../../src/edge/proxy/proxy.ts"
 import { freePort } from "../support/ports.ts"
 import { anonKey, baseUrl, EdgeServerLive, userToken } from "./server.ts"
-import { readSse, type SseFrame } from "./sseClient.ts"
+import { readSse, type SseFrame } from "../support/sseClient.ts"
 
 class Fake extends Context.Service<Fake, FakeOpenAIServer>()("test/FakeOpenAI") {}
 const TestLive = Layer.unwrap(Effect.map(Effect.service(Fake), (fake) =>

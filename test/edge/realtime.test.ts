@@ -4,7 +4,7 @@ import { SqlClient } from "effect/sql/SqlClient"
 import { Database, DbRole } from "../../src/services/platform/Database.ts"
 import { EventBus } from "../../src/services/platform/EventBus.ts"
 import { baseUrl, EdgeServerLive, userToken } from "./server.ts"
-import { readSse } from "./sseClient.ts"
+import { readSse } from "../support/sseClient.ts"
 
 const alice = "a11ce000-0000-4000-8000-000000000001"
 const bob = "b0b00000-0000-4000-8000-000000000002"

@@ -1,6 +1,8 @@
 /**
  * Handlers of the `chat` group. Both POSTs start (or, for a repeated `Idempotency-Key`, resume) a chat run and
- * stream it; the gateway first applies the caller's rate limit. The stream is read from the run's frame log,
+ * stream it, after the caller's rate limit: the gateway's bucket (`COGO_CHAT_RATE_*`) for `chat-gateway`, and
+ * a bucket of its own (`COGO_CHAT_DIRECT_RATE_*`, same defaults) for `chat`, so calling `chat` directly does not
+ * bypass the limit. The stream is read from the run's frame log,
  * so closing the connection never stops the run (see ChatSessions).
  */
 import { Config, Duration, Effect, Option, Stream } from "effect"
@@ -35,7 +37,11 @@ const parseLastEventId = (request: HttpServerRequest.HttpServerRequest) => {
 export const ChatLive = HttpApiBuilder.group(Api, "chat", Effect.fn(function*(handlers) {
   const sessions = yield* ChatSessions
   const idempotency = yield* Idempotency
-  const limiter = yield* RateLimiter
+  const gatewayLimiter = yield* RateLimiter
+  const chatLimiter = yield* RateLimiter.make({
+    burst: yield* Config.Int("COGO_CHAT_DIRECT_RATE_BURST").pipe(Config.withDefault(10)),
+    perMinute: yield* Config.Int("COGO_CHAT_DIRECT_RATE_PER_MINUTE").pipe(Config.withDefault(30))
+  })
   const realtime = yield* Realtime
   const heartbeat = yield* Config.Duration("COGO_SSE_HEARTBEAT").pipe(Config.withDefault(Duration.seconds(15)))
 
@@ -80,20 +86,23 @@ export const ChatLive = HttpApiBuilder.group(Api, "chat", Effect.fn(function*(ha
       return respond(run.id, run.chatId, -1)
     })
 
+  /** Starts or resumes unless `limiter` refuses the caller (429 problem+json with `Retry-After`). */
+  const limited = (limiter: typeof gatewayLimiter, payload: ChatRequest, request: HttpServerRequest.HttpServerRequest) =>
+    Effect.gen(function*() {
+      const principal = yield* CurrentUser
+      const decision = yield* limiter.take(principalKey(principal))
+      if (decision._tag === "Limited") {
+        return problemResponse(
+          problem(429, "rate-limited", "Too Many Requests", `chat is limited per user; retry in ${decision.retryAfterSeconds} s`),
+          { "retry-after": String(decision.retryAfterSeconds) }
+        )
+      }
+      return yield* startOrResume(principal, payload, request)
+    })
+
   return handlers
-    .handle("chat", ({ payload, request }) => Effect.flatMap(Effect.service(CurrentUser), (principal) => startOrResume(principal, payload, request)))
-    .handle("gateway", ({ payload, request }) =>
-      Effect.gen(function*() {
-        const principal = yield* CurrentUser
-        const decision = yield* limiter.take(principalKey(principal))
-        if (decision._tag === "Limited") {
-          return problemResponse(
-            problem(429, "rate-limited", "Too Many Requests", `chat is limited per user; retry in ${decision.retryAfterSeconds} s`),
-            { "retry-after": String(decision.retryAfterSeconds) }
-          )
-        }
-        return yield* startOrResume(principal, payload, request)
-      }))
+    .handle("chat", ({ payload, request }) => limited(chatLimiter, payload, request))
+    .handle("gateway", ({ payload, request }) => limited(gatewayLimiter, payload, request))
     .handle("resume", ({ params, request }) =>
       Effect.gen(function*() {
         const principal = yield* CurrentUser

@@ -2,16 +2,16 @@
  * Realtime SSE: `GET /functions/v1/realtime/projects/:projectId` and `GET /functions/v1/realtime/jobs/:jobId`.
  * Every frame's `id` is the bus event id, so `Last-Event-ID` (header, or `lastEventId` query) resumes with no
  * gap and no duplicate. Browsers' EventSource cannot send headers: the token may come as `access_token`.
- * Membership is checked as the user (RLS) before subscribing. Heartbeat comments every
- * `COGO_SSE_HEARTBEAT` (15 s), from the Realtime service's shared timer.
+ * Without it a connection starts at the live tail (no history). Membership is checked as the user (RLS)
+ * before subscribing; beyond the per-user / per-process connection caps the answer is 429 with `Retry-After`.
+ * Heartbeat comments every `COGO_SSE_HEARTBEAT` (15 s), from the Realtime service's shared timer.
  */
 import { Effect, Stream } from "effect"
 import { HttpRouter, HttpServerRequest } from "effect/http"
 import { Forbidden, problem } from "../../domain/platform/Problem.ts"
-import { Auth } from "../../services/auth/Auth.ts"
-import { Realtime, type StreamKey } from "../../services/realtime/Realtime.ts"
+import { Auth, principalKey } from "../../services/auth/Auth.ts"
+import { type EventItem, Realtime, type StreamKey } from "../../services/realtime/Realtime.ts"
 import { badRequest, problemResponse } from "../../services/platform/problemResponse.ts"
-import type { BusEvent } from "../../domain/platform/BusEvent.ts"
 import { lastEventIdOf, sseBytesResponse, sseComment, sseFrame } from "../http/sse.ts"
 import { uuidPattern } from "../../domain/platform/Uuid.ts"
 
@@ -19,15 +19,15 @@ const encoder = new TextEncoder()
 const heartbeatBytes = encoder.encode(sseComment("heartbeat"))
 const overflowBytes = encoder.encode(sseFrame({ event: "overflow", data: JSON.stringify({ reason: "client too slow; reconnect with Last-Event-ID" }) }))
 /**
- * The SSE bytes of a bus event, encoded once: the hub hands the same event object to every subscriber of its
+ * The SSE bytes of a bus event, encoded once: the hub hands the same item to every subscriber of its
  * project/job, so with N subscribers the JSON and UTF-8 work is done once, not N times.
  */
-const frames = new WeakMap<BusEvent, Uint8Array>()
-const frameOf = (event: BusEvent): Uint8Array => {
-  let frame = frames.get(event)
+const frames = new WeakMap<EventItem, Uint8Array>()
+const frameOf = (item: EventItem): Uint8Array => {
+  let frame = frames.get(item)
   if (frame === undefined) {
-    frame = encoder.encode(sseFrame({ id: event.id, event: event.topic, data: JSON.stringify(event) }))
-    frames.set(event, frame)
+    frame = encoder.encode(sseFrame({ id: item.event.id, event: item.event.topic, data: item.data }))
+    frames.set(item, frame)
   }
   return frame
 }
@@ -49,9 +49,18 @@ export const RealtimeRoutesLive = HttpRouter.use(Effect.fn(function*(router) {
       if (!(yield* realtime.canWatch(principal, key))) {
         return yield* new Forbidden(problem(403, "not-a-member", "Forbidden", `you are not a member of this ${param === "projectId" ? "project" : "job's project"}`))
       }
-      const events = realtime.subscribe(key, rawLast === undefined ? 0 : Number(rawLast)).pipe(
+      // Held for the request's scope, which closes when the response ends or the client goes away.
+      const opened = yield* realtime.open({ owner: principalKey(principal), key, afterId: rawLast === undefined ? undefined : Number(rawLast) })
+      if (opened._tag === "Refused") {
+        const who = opened.limit === "user" ? "per user" : "on this server"
+        return problemResponse(
+          problem(429, "too-many-connections", "Too Many Requests", `at most ${opened.max} realtime connections ${who}; close one or retry later`),
+          { "retry-after": String(opened.retryAfterSeconds) }
+        )
+      }
+      const events = opened.events.pipe(
         Stream.map((item) =>
-          item._tag === "Event" ? frameOf(item.event) : item._tag === "Heartbeat" ? heartbeatBytes : overflowBytes),
+          item._tag === "Event" ? frameOf(item) : item._tag === "Heartbeat" ? heartbeatBytes : overflowBytes),
         // A database failure mid-stream ends the stream; the client resumes with Last-Event-ID.
         Stream.catchCause(() => Stream.make(encoder.encode(sseComment("error: stream interrupted, reconnect with Last-Event-ID")))),
         Stream.prepend([encoder.encode(sseComment("connected"))])

@@ -8,37 +8,69 @@
  * (identity order is not commit order) hold back later events until they appear or their transaction is
  * known to have ended (see `resolveGaps`), so a connection's last id is an exact resume point.
  *
- * A subscriber registers its live queue, replays from the database after `Last-Event-ID` up to the hub's
- * horizon (everything already dispatched), then continues live after it: no gap, no duplicate.
+ * A connection (`open`) registers its live queue in the caller's scope (the HTTP request's), then replays from
+ * the database after `Last-Event-ID` up to the hub's horizon (everything already dispatched) and continues live
+ * after it: no gap, no duplicate. Without `Last-Event-ID` it starts at the live tail (the horizon): no replay.
  *
- * Heartbeats come from one timer for all connections. Slow clients: each connection has a bounded buffer
- * (`COGO_REALTIME_BUFFER` events). When it is full the
- * connection is ended with an `overflow` frame instead of growing memory or slowing others; the client
- * reconnects with `Last-Event-ID` and catches up from the database.
+ * Bounds (memory is bounded per connection, per user and per process):
+ * - connections: `COGO_REALTIME_MAX_CONNECTIONS_PER_USER` per caller and `COGO_REALTIME_MAX_CONNECTIONS` per
+ *   process; beyond them `open` refuses (the edge answers 429). A closed connection frees its slot.
+ * - event size: payloads larger than `COGO_REALTIME_MAX_EVENT_BYTES` are replaced in SQL by a summary
+ *   (`EventBus`), so a large payload never reaches the process through the realtime path.
+ * - slow clients: each connection buffers at most `COGO_REALTIME_BUFFER` events and
+ *   `COGO_REALTIME_BUFFER_BYTES` bytes. Beyond either the connection is ended with an `overflow` frame
+ *   instead of growing memory or slowing others; the client reconnects with `Last-Event-ID` and catches up.
+ *
+ * Heartbeats come from one timer for all connections.
  */
 import { PgClient } from "@effect/sql-pg"
 import { Config, Context, Duration, Effect, Layer, Metric, Option, Queue, Schedule, Stream } from "effect"
-import type { Cause } from "effect"
+import type { Cause, Scope } from "effect"
 import type { SqlError } from "effect/sql/SqlError"
 import type { BusEvent } from "../../domain/platform/BusEvent.ts"
 import type { Principal } from "../auth/Auth.ts"
 import { Database, DbRole } from "../platform/Database.ts"
-import { EventBus, toBusEvent } from "../platform/EventBus.ts"
+import { EventBus } from "../platform/EventBus.ts"
 import { Notifications } from "../platform/Notifications.ts"
 
 export type StreamKey = { readonly projectId: string } | { readonly jobId: string }
 
+/** An event with its JSON text (`data`, encoded once per event, not per subscriber) and its size in bytes. */
+export interface EventItem {
+  readonly _tag: "Event"
+  readonly event: BusEvent
+  readonly data: string
+  readonly bytes: number
+}
 export type RealtimeItem =
-  | { readonly _tag: "Event"; readonly event: BusEvent }
+  | EventItem
   | { readonly _tag: "Heartbeat" }
   | { readonly _tag: "Overflow" }
 
+export type OpenResult =
+  | { readonly _tag: "Opened"; readonly events: Stream.Stream<RealtimeItem, SqlError> }
+  | { readonly _tag: "Refused"; readonly limit: "user" | "process"; readonly max: number; readonly retryAfterSeconds: number }
+
+export interface OpenOptions {
+  /** Who opens it (`principalKey`): connections are counted per owner. */
+  readonly owner: string
+  readonly key: StreamKey
+  /** `Last-Event-ID`: replay after it; `undefined` starts at the live tail. */
+  readonly afterId: number | undefined
+}
+
 interface Subscriber {
   readonly queue: Queue.Queue<RealtimeItem, Cause.Done>
+  readonly owner: string
   /** Live events up to this id came from the replay. */
   readonly after: number
+  /** Bytes of the events in `queue`. */
+  bytes: number
   overflowed: boolean
 }
+
+/** A refused connection may retry after this long (a slot frees when any of the caller's streams closes). */
+const retryAfterSeconds = 5
 
 const heartbeatItem: RealtimeItem = { _tag: "Heartbeat" }
 const overflowItem: RealtimeItem = { _tag: "Overflow" }
@@ -52,18 +84,30 @@ const overflows = Metric.counter("realtime_overflow_disconnects_total", {
   description: "Realtime connections ended because the client read too slowly",
   incremental: true
 })
+const refusals = Metric.counter("realtime_connections_refused_total", {
+  description: "Realtime connections refused by the per-user or per-process cap",
+  incremental: true
+})
+
+const itemOf = (event: BusEvent): EventItem => {
+  const data = JSON.stringify(event)
+  return { _tag: "Event", event, data, bytes: Buffer.byteLength(data) }
+}
 
 const keyOf = (key: StreamKey) => "projectId" in key ? `p:${key.projectId}` : `j:${key.jobId}`
 
 export class Realtime extends Context.Service<Realtime, {
   /**
-   * Events of one project or job after `afterId` (replay), then live, with a `Heartbeat` every
-   * `COGO_SSE_HEARTBEAT`. Ends with `Overflow` for slow readers.
+   * A connection to one project or job, held for the caller's scope (or refused beyond the caps): events
+   * after `afterId` (replay) or from the live tail, then live, with a `Heartbeat` every `COGO_SSE_HEARTBEAT`.
+   * Ends with `Overflow` for slow readers.
    */
-  readonly subscribe: (key: StreamKey, afterId: number) => Stream.Stream<RealtimeItem, SqlError>
+  readonly open: (options: OpenOptions) => Effect.Effect<OpenResult, never, Scope.Scope>
   /** Membership check run as the user (RLS): may `principal` watch this project / job? */
   readonly canWatch: (principal: Principal, key: StreamKey) => Effect.Effect<boolean, SqlError>
   readonly subscriberCount: () => number
+  /** Bytes of events waiting in all connections' buffers (each at most `COGO_REALTIME_BUFFER_BYTES`). */
+  readonly bufferedBytes: () => number
 }>()("cogo/Realtime") {
   static readonly layer = Layer.effect(
     Realtime,
@@ -73,23 +117,33 @@ export class Realtime extends Context.Service<Realtime, {
       const bus = yield* EventBus
       const notifications = yield* Notifications
       const capacity = yield* Config.Int("COGO_REALTIME_BUFFER").pipe(Config.withDefault(1024))
+      const capacityBytes = yield* Config.Int("COGO_REALTIME_BUFFER_BYTES").pipe(Config.withDefault(1024 * 1024))
+      const maxEventBytes = yield* Config.Int("COGO_REALTIME_MAX_EVENT_BYTES").pipe(Config.withDefault(16 * 1024))
+      const maxPerUser = yield* Config.Int("COGO_REALTIME_MAX_CONNECTIONS_PER_USER").pipe(Config.withDefault(20))
+      const maxConnections = yield* Config.Int("COGO_REALTIME_MAX_CONNECTIONS").pipe(Config.withDefault(20_000))
       const heartbeatEvery = yield* Config.Duration("COGO_SSE_HEARTBEAT").pipe(Config.withDefault(Duration.seconds(15)))
-      const replayPage = 1000
+      // The hub reads pages of 1,000; a connection's replay reads pages of 100, so one page (written to the
+      // socket as one chunk) holds at most 100 capped events.
+      const hubPage = 1000
+      const replayPage = 100
 
       const registry = new Map<string, Set<Subscriber>>()
+      const perOwner = new Map<string, number>()
       let count = 0
 
       let handedOut = 0
-      const offer = (subscriber: Subscriber, item: RealtimeItem) => {
+      const overflow = (subscriber: Subscriber) => {
+        subscriber.overflowed = true
+        Queue.endUnsafe(subscriber.queue)
+      }
+      const offer = (subscriber: Subscriber, item: EventItem) => {
         if (subscriber.overflowed) return
-        if (!Queue.offerUnsafe(subscriber.queue, item)) {
-          subscriber.overflowed = true
-          Queue.endUnsafe(subscriber.queue)
-        }
+        if (subscriber.bytes + item.bytes > capacityBytes || !Queue.offerUnsafe(subscriber.queue, item)) return overflow(subscriber)
+        subscriber.bytes += item.bytes
       }
       const dispatch = (event: BusEvent) => {
-        // One item object for every subscriber: the edge encodes its SSE frame once (see RealtimeRoutes).
-        const item: RealtimeItem = { _tag: "Event", event }
+        // One item for every subscriber: JSON once, and the edge encodes its SSE frame once (see RealtimeRoutes).
+        let item: EventItem | undefined
         const keys = [event.projectId === null ? undefined : `p:${event.projectId}`, event.jobId === null ? undefined : `j:${event.jobId}`]
         for (const key of keys) {
           if (key === undefined) continue
@@ -98,6 +152,7 @@ export class Realtime extends Context.Service<Realtime, {
           for (const subscriber of set) {
             if (event.id <= subscriber.after) continue
             handedOut++
+            item ??= itemOf(event)
             offer(subscriber, item)
           }
         }
@@ -108,7 +163,6 @@ export class Realtime extends Context.Service<Realtime, {
       // transaction still running or rolled back. Events after a gap are held until the gap resolves: its row
       // appears, or every transaction that was running when the gap was seen has ended (then it rolled back),
       // or `gapTimeout` passes (a stuck transaction must not stall every stream).
-      type Row = Parameters<typeof toBusEvent>[0]
       const gapTimeoutMs = 60_000
       const recent = yield* sql<{ id: string }>`
         SELECT id::text AS id FROM cogo.bus_events WHERE id > (SELECT coalesce(max(id), 0) - 1000 FROM cogo.bus_events) ORDER BY id`
@@ -140,7 +194,7 @@ export class Realtime extends Context.Service<Realtime, {
 
       const readNew: Effect.Effect<void, SqlError> = Effect.gen(function*() {
         for (;;) {
-          const events = yield* bus.since({ afterId: cursor, limit: replayPage })
+          const events = yield* bus.since({ afterId: cursor, limit: hubPage, maxPayloadBytes: maxEventBytes })
           // Taken after the read: a transaction holding a gap id started before this instant.
           const seenAt = yield* clock
           for (const event of events) {
@@ -150,7 +204,7 @@ export class Realtime extends Context.Service<Realtime, {
             cursor = event.id
             held.push(event)
           }
-          if (events.length < replayPage) return
+          if (events.length < hubPage) return
         }
       })
 
@@ -162,11 +216,8 @@ export class Realtime extends Context.Service<Realtime, {
           SELECT min(xact_start) AS oldest FROM pg_stat_activity
           WHERE xact_start IS NOT NULL AND pid <> pg_backend_pid() AND datname = current_database()`
         const oldestStart = oldest[0]?.oldest?.getTime() ?? Infinity
-        const rows = yield* sql<Row>`
-          SELECT id, topic, kind, project_id, job_id, payload, traceparent, created_at FROM cogo.bus_events
-          WHERE id IN ${sql.in([...gaps.keys()])} ORDER BY id`
-        for (const row of rows) {
-          const event = toBusEvent(row)
+        const found = yield* bus.byIds([...gaps.keys()], maxEventBytes)
+        for (const event of found) {
           gaps.delete(event.id)
           held.push(event)
         }
@@ -199,31 +250,51 @@ export class Realtime extends Context.Service<Realtime, {
         Effect.forkScoped
       )
 
-      /** Registers a live queue; in the same synchronous step reads the horizon (see `subscribe`). */
-      const register = (key: StreamKey, afterId: number) =>
+      type Registration =
+        | { readonly _tag: "Registered"; readonly subscriber: Subscriber; readonly key: string; readonly upTo: number }
+        | Extract<OpenResult, { readonly _tag: "Refused" }>
+
+      /**
+       * Checks the caps, then registers a live queue and reads the horizon in one synchronous step (see
+       * `open`). The slot and the registration are released when the caller's scope closes.
+       */
+      const register = (options: OpenOptions) =>
         Effect.acquireRelease(
           Effect.flatMap(Queue.bounded<RealtimeItem, Cause.Done>(capacity), (queue) =>
-            Effect.sync(() => {
+            Effect.sync((): Registration => {
+              const owned = perOwner.get(options.owner) ?? 0
+              if (count >= maxConnections) return { _tag: "Refused", limit: "process", max: maxConnections, retryAfterSeconds }
+              if (owned >= maxPerUser) return { _tag: "Refused", limit: "user", max: maxPerUser, retryAfterSeconds }
               const upTo = horizon
-              const subscriber: Subscriber = { queue, after: Math.max(afterId, upTo), overflowed: false }
-              const k = keyOf(key)
-              const set = registry.get(k) ?? new Set<Subscriber>()
+              const subscriber: Subscriber = {
+                queue,
+                owner: options.owner,
+                after: Math.max(options.afterId ?? upTo, upTo),
+                bytes: 0,
+                overflowed: false
+              }
+              const key = keyOf(options.key)
+              const set = registry.get(key) ?? new Set<Subscriber>()
               set.add(subscriber)
-              registry.set(k, set)
+              registry.set(key, set)
+              perOwner.set(options.owner, owned + 1)
               count++
-              return { subscriber, upTo }
+              return { _tag: "Registered", subscriber, key, upTo }
             })),
-          ({ subscriber }) =>
-            Effect.gen(function*() {
-              const k = keyOf(key)
-              const set = registry.get(k)
+          (registration) =>
+            registration._tag === "Refused" ? Effect.void : Effect.gen(function*() {
+              const { key, subscriber } = registration
+              const set = registry.get(key)
               set?.delete(subscriber)
-              if (set?.size === 0) registry.delete(k)
+              if (set?.size === 0) registry.delete(key)
+              const owned = (perOwner.get(subscriber.owner) ?? 1) - 1
+              if (owned === 0) perOwner.delete(subscriber.owner)
+              else perOwner.set(subscriber.owner, owned)
               count--
               yield* Metric.update(subscribers, count)
               if (subscriber.overflowed) yield* Metric.update(overflows, 1)
             })
-        ).pipe(Effect.tap(() => Metric.update(subscribers, count)))
+        ).pipe(Effect.tap((registration) => registration._tag === "Refused" ? Metric.update(refusals, 1) : Metric.update(subscribers, count)))
 
       // One heartbeat timer for all connections (not one per connection).
       yield* Effect.sync(() => {
@@ -233,22 +304,32 @@ export class Realtime extends Context.Service<Realtime, {
       const replayFrom = (key: StreamKey, afterId: number) =>
         Stream.paginate(afterId, (after) =>
           Effect.map(
-            bus.since({ afterId: after, limit: replayPage, ...("projectId" in key ? { projectId: key.projectId } : { jobId: key.jobId }) }),
+            bus.since({
+              afterId: after,
+              limit: replayPage,
+              maxPayloadBytes: maxEventBytes,
+              ...("projectId" in key ? { projectId: key.projectId } : { jobId: key.jobId })
+            }),
             (events) => [events, events.length < replayPage ? Option.none() : Option.some(events[events.length - 1]!.id)] as const
           ))
 
-      const subscribe = (key: StreamKey, afterId: number): Stream.Stream<RealtimeItem, SqlError> =>
-        Stream.unwrap(Effect.gen(function*() {
+      const open = (options: OpenOptions): Effect.Effect<OpenResult, never, Scope.Scope> =>
+        Effect.map(register(options), (registration): OpenResult => {
+          if (registration._tag === "Refused") return registration
           // Every event up to the horizon is already dispatched, so it comes from the replay; every later one
           // arrives in the queue (the hub skips ids up to `subscriber.after` for this subscriber).
-          const { subscriber, upTo } = yield* register(key, afterId)
-          const replay = replayFrom(key, afterId).pipe(
+          const { subscriber, upTo } = registration
+          const replay = options.afterId === undefined ? Stream.empty : replayFrom(options.key, options.afterId).pipe(
             Stream.takeWhile((event) => event.id <= upTo),
-            Stream.map((event): RealtimeItem => ({ _tag: "Event", event }))
+            Stream.map(itemOf)
           )
+          const live = Stream.fromQueue(subscriber.queue).pipe(Stream.map((item) => {
+            if (item._tag === "Event") subscriber.bytes -= item.bytes
+            return item
+          }))
           const end = Stream.suspend(() => subscriber.overflowed ? Stream.succeed(overflowItem) : Stream.empty)
-          return Stream.concat(Stream.concat(replay, Stream.fromQueue(subscriber.queue)), end)
-        }))
+          return { _tag: "Opened", events: Stream.concat(Stream.concat(replay, live), end) }
+        })
 
       const canWatch = Effect.fn("Realtime.canWatch")(function*(principal: Principal, key: StreamKey) {
         if (principal.role === "service_role") return true
@@ -265,7 +346,13 @@ export class Realtime extends Context.Service<Realtime, {
         return rows[0]?.ok === true
       })
 
-      return Realtime.of({ subscribe, canWatch, subscriberCount: () => count })
+      const bufferedBytes = () => {
+        let total = 0
+        for (const set of registry.values()) for (const subscriber of set) total += subscriber.bytes
+        return total
+      }
+
+      return Realtime.of({ open, canWatch, subscriberCount: () => count, bufferedBytes })
     })
   )
 }
