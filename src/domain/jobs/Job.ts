@@ -123,6 +123,8 @@ export type IndexDocumentInput = typeof IndexDocumentInput.Type
 
 export const IndexDocumentsPayload = Schema.Struct({
   projectId: Schema.NullOr(Schema.String),
+  /** Without a project: the user whose own vectors these are (absent: platform-wide). */
+  ownerId: Schema.optional(Schema.NullOr(Schema.String)),
   documents: Schema.Array(IndexDocumentInput)
 })
 export type IndexDocumentsPayload = typeof IndexDocumentsPayload.Type

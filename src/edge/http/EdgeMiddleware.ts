@@ -4,15 +4,23 @@
  *    and every response carries `Access-Control-Allow-Origin` and the exposed ids;
  * 2. request body caps: a body over the limit is 413 problem+json before any handler runs (the body is read
  *    once, bounded, and cached for the handler);
- * 3. `Idempotency-Key` on every POST (src/services/auth/Idempotency.ts).
+ * 3. text PostgreSQL cannot store (NUL, lone surrogates) in the URL or a JSON body, and JSON nested deeper
+ *    than `COGO_MAX_JSON_DEPTH` (256; Figma uploads have their own guard), are a 400 naming the field
+ *    (src/edge/http/unsafeText.ts), on every endpoint;
+ * 4. `Idempotency-Key` on every POST (src/services/auth/Idempotency.ts);
+ * 5. a request that failed (a database outage, a value PostgreSQL refused, a bug) gets its error response
+ *    (`failureResponse`, src/edge/http/ProblemJson.ts); every 503 carries `Retry-After`, and every 5xx writes
+ *    one error log line inside the request's span (so with its trace id).
  * (Error bodies are labelled `application/problem+json` by `ProblemJsonMiddleware`, src/edge/http/ProblemJson.ts.)
  */
-import { ByteSize, Config, Effect } from "effect"
+import { ByteSize, Cause, Config, Effect } from "effect"
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
 import * as IncomingMessage from "effect/http/HttpIncomingMessage"
 import { problem } from "../../domain/platform/Problem.ts"
 import { Idempotency } from "../../services/auth/Idempotency.ts"
-import { problemResponse } from "../../services/platform/problemResponse.ts"
+import { badRequest, problemResponse } from "../../services/platform/problemResponse.ts"
+import { failureResponse, pgrstError, restPrefix, retryAfterSeconds } from "./ProblemJson.ts"
+import { findUnsafeJsonText, findUnsafeUrlText, jsonDeeperThan, type UnsafeText } from "./unsafeText.ts"
 
 export const corsAllowedHeaders = [
   "authorization",
@@ -52,6 +60,7 @@ export const EdgeMiddleware = HttpRouter.middleware(
     const origins = yield* Config.String("COGO_CORS_ORIGINS").pipe(Config.withDefault("*"))
     const maxBody = yield* Config.Int("COGO_MAX_BODY_BYTES").pipe(Config.withDefault(1024 * 1024))
     const maxImportBody = yield* Config.Int("COGO_MAX_IMPORT_BODY_BYTES").pipe(Config.withDefault(32 * 1024 * 1024))
+    const maxJsonDepth = yield* Config.Int("COGO_MAX_JSON_DEPTH").pipe(Config.withDefault(256))
     const allowedOrigins = origins === "*" ? undefined : new Set(origins.split(",").map((o) => o.trim()))
 
     const corsHeaders = (request: HttpServerRequest.HttpServerRequest): Record<string, string> => {
@@ -69,18 +78,45 @@ export const EdgeMiddleware = HttpRouter.middleware(
     const tooLarge = (limit: number) =>
       problemResponse(problem(413, "payload-too-large", "Payload Too Large", `request bodies are limited to ${limit} bytes`))
 
-    /** Reads the body once with the cap (cached by the request for the handler); a 413 response when over. */
-    const capBody = (request: HttpServerRequest.HttpServerRequest) =>
+    const unsafe = (path: string, found: UnsafeText) =>
+      path.startsWith(restPrefix)
+        ? pgrstError(400, "22P05", `${found.path.join(".")}: ${found.message}`)
+        : badRequest(found.path, found.message)
+
+    /**
+     * Reads the body once with the cap (cached by the request for the handler) and checks the URL and the
+     * body for text PostgreSQL cannot store; the rejection response, if any.
+     */
+    const checkRequest = (request: HttpServerRequest.HttpServerRequest, path: string) =>
       Effect.gen(function*() {
-        if (request.method === "GET" || request.method === "HEAD" || request.method === "OPTIONS") return undefined
-        const limit = limitFor(request.url.split("?")[0] ?? "/")
+        const inUrl = findUnsafeUrlText(request.url)
+        if (inUrl !== undefined) return unsafe(path, inUrl)
+        if (request.method === "GET" || request.method === "HEAD") return undefined
+        const limit = limitFor(path)
         const declared = Number(request.headers["content-length"] ?? "0")
         if (Number.isFinite(declared) && declared > limit) return tooLarge(limit)
-        const read = yield* request.arrayBuffer.pipe(
+        const read = yield* request.text.pipe(
           Effect.provideService(IncomingMessage.MaxBodySize, ByteSize.bytes(limit)),
           Effect.result
         )
-        return read._tag === "Failure" ? tooLarge(limit) : undefined
+        if (read._tag === "Failure") return tooLarge(limit)
+        // Figma uploads are nested by nature; their converter has its own depth guard (figma-compat / figma-plugin).
+        const checkDepth = !importPathPrefixes.some((prefix) => path.startsWith(prefix))
+        if (checkDepth && jsonDeeperThan(read.success, maxJsonDepth)) return unsafe(path, { path: ["payload"], message: `nested deeper than ${maxJsonDepth} levels` })
+        const inBody = findUnsafeJsonText(read.success)
+        return inBody === undefined ? undefined : unsafe(path, inBody)
+      })
+
+    /** Every 503 says when to retry; every 5xx is logged once, in the request's span. */
+    const finish = (request: HttpServerRequest.HttpServerRequest, path: string, response: HttpServerResponse.HttpServerResponse, cause?: Cause.Cause<unknown>) =>
+      Effect.gen(function*() {
+        if (response.status < 500) return response
+        yield* Effect.logError(`${request.method} ${path} answered ${response.status}`).pipe(
+          Effect.annotateLogs(cause === undefined ? {} : { cause: Cause.pretty(cause) })
+        )
+        return response.status === 503 && response.headers["retry-after"] === undefined
+          ? HttpServerResponse.setHeader(response, "retry-after", String(retryAfterSeconds))
+          : response
       })
 
     return (app) =>
@@ -98,8 +134,14 @@ export const EdgeMiddleware = HttpRouter.middleware(
             }
           })
         }
-        const rejected = yield* capBody(request)
-        const response = rejected ?? (yield* idempotency.middleware(request, app))
+        const path = request.url.split("?")[0] ?? "/"
+        const rejected = yield* checkRequest(request, path)
+        const response = rejected ?? (yield* idempotency.middleware(request, app).pipe(
+          Effect.map((response) => ({ response, cause: undefined })),
+          Effect.catchCause((cause) =>
+            Cause.hasInterruptsOnly(cause) ? Effect.failCause(cause) : Effect.map(failureResponse(cause, path), (response) => ({ response, cause }))),
+          Effect.flatMap(({ response, cause }) => finish(request, path, response, cause))
+        ))
         return HttpServerResponse.setHeaders(response, cors)
       })
   }),

@@ -2,10 +2,15 @@
  * The indexing agent: chunks documents (project content, component definitions, uploaded text), embeds the
  * chunks in batches (cached by content hash in `cogo.caches`, so unchanged text is never embedded twice),
  * and upserts them into `cogo.vectors` (pgvector, HNSW, cosine). `search` returns the top-k chunks of one
- * project for a query. Registers the job kind "index.documents".
+ * scope for a query. Registers the job kind "index.documents".
+ *
+ * Scopes never mix: a project's vectors, one user's own vectors (indexed without a project; `owner_id`), and
+ * platform-wide ones (no project, no owner: operators and jobs). The same source id in two scopes is two
+ * sets of rows, so one user can neither overwrite nor read another's.
  */
 import { PgClient } from "@effect/sql-pg"
 import { Config, Context, Effect, Layer, Metric } from "effect"
+import { toSql } from "pgvector"
 import type { SqlError } from "effect/sql/SqlError"
 import { createHash } from "node:crypto"
 import { type AgentError, StorageFailed } from "../../domain/agents/AgentError.ts"
@@ -33,6 +38,19 @@ export interface SearchHit {
   readonly score: number
   readonly metadata: unknown
 }
+
+/** Whose vectors: a project's (its id), one user's own (`{ ownerId }`, no project), or platform-wide (null). */
+export type VectorScope = string | null | { readonly ownerId: string }
+
+/** The scope of a request or job: a project when given, else the owner's own vectors, else platform-wide. */
+export const vectorScope = (projectId: string | null, ownerId: string | null | undefined): VectorScope =>
+  projectId !== null ? projectId : ownerId === null || ownerId === undefined || ownerId === "" ? null : { ownerId }
+
+/** pgvector's text form of a vector (`[1,2,3]`), for a `::vector` parameter. */
+const vectorLiteral: (vector: ReadonlyArray<number>) => string = toSql
+
+const scopeColumns = (scope: VectorScope) =>
+  typeof scope === "string" || scope === null ? { projectId: scope, ownerId: null } : { projectId: null, ownerId: scope.ownerId }
 
 export const embeddingsComputed = Metric.counter("cogo_embeddings_total", {
   description: "Chunk embeddings needed by indexing, by where they came from (provider or cache)",
@@ -66,12 +84,12 @@ export const storageFailed = (operation: string) => (error: SqlError) =>
   new StorageFailed({ operation, message: error.message })
 
 export class IndexingAgent extends Context.Service<IndexingAgent, {
-  /** Indexes documents of `projectId` (null: platform-wide knowledge). Re-indexing unchanged text embeds nothing. */
-  readonly index: (projectId: string | null, documents: ReadonlyArray<IndexDocumentInput>) => Effect.Effect<IndexReport, AgentError>
-  /** Top-`k` chunks of `projectId` by cosine similarity to `query`. */
-  readonly search: (projectId: string | null, query: string, k: number) => Effect.Effect<ReadonlyArray<SearchHit>, AgentError>
-  /** Removes every chunk of one source. */
-  readonly remove: (projectId: string | null, sourceType: string, sourceId: string) => Effect.Effect<number, AgentError>
+  /** Indexes documents into `scope`. Re-indexing unchanged text embeds nothing. */
+  readonly index: (scope: VectorScope, documents: ReadonlyArray<IndexDocumentInput>) => Effect.Effect<IndexReport, AgentError>
+  /** Top-`k` chunks of `scope` by cosine similarity to `query`. */
+  readonly search: (scope: VectorScope, query: string, k: number) => Effect.Effect<ReadonlyArray<SearchHit>, AgentError>
+  /** Removes every chunk of one source of `scope`. */
+  readonly remove: (scope: VectorScope, sourceType: string, sourceId: string) => Effect.Effect<number, AgentError>
   /**
    * Indexes a project's content as it is in `public.*` (the project, pages, components, action flows, as
    * text), and drops the vectors of entities that no longer exist.
@@ -90,7 +108,7 @@ export class IndexingAgent extends Context.Service<IndexingAgent, {
         concurrency: 2,
         timeout: "10 minutes",
         run: (payload, job) =>
-          Effect.tap(indexing.index(payload.projectId, payload.documents), (report) => job.progress({ indexed: report }))
+          Effect.tap(indexing.index(vectorScope(payload.projectId, payload.ownerId), payload.documents), (report) => job.progress({ indexed: report }))
       }),
       Orchestrator.handler({
         kind: JobKinds.indexProject,
@@ -110,9 +128,18 @@ const makeIndexingAgent = Effect.gen(function*() {
   const chunkChars = yield* Config.Int("INDEX_CHUNK_CHARS").pipe(Config.withDefault(800))
   const overlapChars = yield* Config.Int("INDEX_CHUNK_OVERLAP").pipe(Config.withDefault(120))
   const namespace = `embedding:${embeddings.model}`
-  const projectFilter = (projectId: string | null) => projectId === null ? sql`project_id IS NULL` : sql`project_id = ${projectId}`
+  const scopeFilter = (scope: VectorScope, table = "cogo.vectors") => {
+    const { projectId, ownerId } = scopeColumns(scope)
+    const column = (name: string) => sql.unsafe(`${table}.${name}`)
+    return projectId !== null
+      ? sql`${column("project_id")} = ${projectId}`
+      : ownerId === null
+      ? sql`${column("project_id")} IS NULL AND ${column("owner_id")} IS NULL`
+      : sql`${column("project_id")} IS NULL AND ${column("owner_id")} = ${ownerId}`
+  }
 
-  const index = Effect.fn("IndexingAgent.index")(function*(projectId: string | null, documents: ReadonlyArray<IndexDocumentInput>) {
+  const index = Effect.fn("IndexingAgent.index")(function*(scope: VectorScope, documents: ReadonlyArray<IndexDocumentInput>) {
+    const { projectId, ownerId } = scopeColumns(scope)
     const chunks = documents.flatMap((doc) =>
       chunkText(doc.text, chunkChars, overlapChars).map((content, chunkIndex) => ({
         source_type: doc.sourceType,
@@ -137,7 +164,7 @@ const makeIndexingAgent = Effect.gen(function*() {
     yield* Metric.update(Metric.withAttributes(embeddingsComputed, { source: "provider" }), missing.length)
     yield* Metric.update(Metric.withAttributes(embeddingsComputed, { source: "cache" }), hashes.length - missing.length)
 
-    const rows = chunks.map((c) => ({ ...c, embedding: JSON.stringify(known.get(c.content_hash)) }))
+    const rows = chunks.map((c) => ({ ...c, embedding: vectorLiteral(known.get(c.content_hash)!) }))
     const cacheRows = missing.map((hash) => ({ key: hash, value: known.get(hash) }))
     const sources = documents.map((doc) => ({
       source_type: doc.sourceType,
@@ -153,11 +180,12 @@ const makeIndexingAgent = Effect.gen(function*() {
       }
       if (rows.length > 0) {
         yield* sql`
-          INSERT INTO cogo.vectors (project_id, source_type, source_id, chunk_index, content, content_hash, embedding, model, metadata)
-          SELECT ${projectId}::uuid, source_type, source_id, chunk_index, content, content_hash, embedding::vector, ${embeddings.model}, metadata
+          INSERT INTO cogo.vectors (project_id, owner_id, source_type, source_id, chunk_index, content, content_hash, embedding, model, metadata)
+          SELECT ${projectId}::uuid, ${ownerId}::uuid, source_type, source_id, chunk_index, content, content_hash, embedding::vector, ${embeddings.model}, metadata
           FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS x(
             source_type text, source_id text, chunk_index int, content text, content_hash text, embedding text, metadata jsonb)
-          ON CONFLICT ((coalesce(project_id, '00000000-0000-0000-0000-000000000000'::uuid)), source_type, source_id, chunk_index)
+          ON CONFLICT ((coalesce(project_id, '00000000-0000-0000-0000-000000000000'::uuid)),
+                       (coalesce(owner_id, '00000000-0000-0000-0000-000000000000'::uuid)), source_type, source_id, chunk_index)
           DO UPDATE SET content = excluded.content, content_hash = excluded.content_hash, embedding = excluded.embedding,
                         model = excluded.model, metadata = excluded.metadata, updated_at = now()
           WHERE cogo.vectors.content_hash IS DISTINCT FROM excluded.content_hash OR cogo.vectors.model <> excluded.model
@@ -168,7 +196,7 @@ const makeIndexingAgent = Effect.gen(function*() {
         WITH gone AS (
           DELETE FROM cogo.vectors v
           USING jsonb_to_recordset(${JSON.stringify(sources)}::jsonb) AS x(source_type text, source_id text, chunks int)
-          WHERE ${projectId === null ? sql`v.project_id IS NULL` : sql`v.project_id = ${projectId}`}
+          WHERE ${scopeFilter(scope, "v")}
             AND v.source_type = x.source_type AND v.source_id = x.source_id AND v.chunk_index >= x.chunks
           RETURNING 1
         ) SELECT count(*) AS n FROM gone`
@@ -177,9 +205,9 @@ const makeIndexingAgent = Effect.gen(function*() {
     return { documents: documents.length, chunks: chunks.length, cached: chunks.length - missing.length, removed } satisfies IndexReport
   })
 
-  const search = Effect.fn("IndexingAgent.search")(function*(projectId: string | null, query: string, k: number) {
+  const search = Effect.fn("IndexingAgent.search")(function*(scope: VectorScope, query: string, k: number) {
     const [vector] = yield* embeddings.embed([query])
-    const literal = JSON.stringify(vector)
+    const literal = vectorLiteral(vector!)
     const limit = Math.max(1, Math.min(100, Math.floor(k)))
     const rows = yield* db.withRole(DbRole.agent, Effect.gen(function*() {
       // A filtered HNSW scan may stop short of k matches; let it keep scanning (pgvector >= 0.8).
@@ -194,7 +222,7 @@ const makeIndexingAgent = Effect.gen(function*() {
       }>`
         SELECT source_type, source_id, chunk_index, content, metadata, 1 - (embedding <=> ${literal}::vector) AS score
         FROM cogo.vectors
-        WHERE ${projectFilter(projectId)} AND model = ${embeddings.model}
+        WHERE ${scopeFilter(scope)} AND model = ${embeddings.model}
         ORDER BY embedding <=> ${literal}::vector
         LIMIT ${limit}`
     })).pipe(Effect.mapError(storageFailed("vector search")))
@@ -210,9 +238,9 @@ const makeIndexingAgent = Effect.gen(function*() {
       .sort((a, b) => b.score - a.score)
   })
 
-  const remove = Effect.fn("IndexingAgent.remove")(function*(projectId: string | null, sourceType: string, sourceId: string) {
+  const remove = Effect.fn("IndexingAgent.remove")(function*(scope: VectorScope, sourceType: string, sourceId: string) {
     const rows = yield* db.withRole(DbRole.agent, sql`
-      DELETE FROM cogo.vectors WHERE ${projectFilter(projectId)} AND source_type = ${sourceType} AND source_id = ${sourceId}
+      DELETE FROM cogo.vectors WHERE ${scopeFilter(scope)} AND source_type = ${sourceType} AND source_id = ${sourceId}
       RETURNING 1`).pipe(Effect.mapError(storageFailed("remove vectors")))
     return rows.length
   })

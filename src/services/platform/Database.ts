@@ -10,7 +10,7 @@
 import { PgClient } from "@effect/sql-pg"
 import { Context, Effect, Layer, Option, Redacted, Schema } from "effect"
 import type { SqlClient } from "effect/sql/SqlClient"
-import type { SqlError } from "effect/sql/SqlError"
+import { isSqlError, type SqlError } from "effect/sql/SqlError"
 import { AppConfig, type Backend } from "./AppConfig.ts"
 import { EmbeddedPostgres } from "./EmbeddedPostgres.ts"
 
@@ -124,3 +124,64 @@ const describeUrl = (raw: string): string => {
     return "postgres (unparsable DATABASE_URL)"
   }
 }
+
+/**
+ * What a database error means for the caller, decided in this one place:
+ * - `Unavailable`: the database cannot be reached (connection refused or lost, server shutting down or
+ *   starting, too many connections, connect/pool timeouts) -> 503 + `Retry-After`;
+ * - `InvalidInput`: PostgreSQL refused a value the request carried (an impossible date, a malformed literal,
+ *   text it cannot store, an operator that does not apply to the value's type...) -> 400;
+ * - `Other`: a bug or an unexpected state -> 500.
+ */
+export type SqlErrorClass =
+  | { readonly _tag: "Unavailable"; readonly message: string }
+  | {
+    readonly _tag: "InvalidInput"
+    readonly code: string
+    readonly message: string
+    readonly details: string | null
+    readonly hint: string | null
+  }
+  | { readonly _tag: "Other"; readonly message: string }
+
+/** SQLSTATEs of an unreachable server: 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now, 53300 too_many_connections. */
+const unavailableStates: ReadonlySet<string> = new Set(["57P01", "57P02", "57P03", "53300"])
+/** Class 22 (data exception) plus undefined function/operator on a value (42883), datatype mismatch (42804), stack depth (54001). */
+const invalidInputStates: ReadonlySet<string> = new Set(["42883", "42804", "54001"])
+/** Socket errors of a connection attempt or of a connection that went away. */
+const unavailableSocketCodes: ReadonlySet<string> = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENOTFOUND", "EAI_AGAIN"])
+
+const field = (cause: unknown, name: string): string | null => {
+  if (typeof cause !== "object" || cause === null) return null
+  const value = (cause as Record<string, unknown>)[name]
+  return typeof value === "string" ? value : null
+}
+
+/** The server or socket error under a SqlError (its reason's cause), searched a few `cause` links deep. */
+const codeOf = (error: SqlError): { readonly code: string | null; readonly source: unknown } => {
+  let node: unknown = error.reason.cause
+  for (let depth = 0; depth < 4 && typeof node === "object" && node !== null; depth++) {
+    const code = field(node, "code")
+    if (code !== null) return { code, source: node }
+    node = (node as { readonly cause?: unknown }).cause
+  }
+  return { code: null, source: error.reason.cause }
+}
+
+export const classifySqlError = (error: SqlError): SqlErrorClass => {
+  const { code, source } = codeOf(error)
+  const message = field(source, "message") ?? error.message
+  if (
+    error.reason._tag === "ConnectionError" || error.reason._tag === "AuthenticationError" ||
+    (code !== null && (code.startsWith("08") || unavailableStates.has(code) || unavailableSocketCodes.has(code)))
+  ) {
+    return { _tag: "Unavailable", message }
+  }
+  if (code !== null && (code.startsWith("22") || invalidInputStates.has(code))) {
+    return { _tag: "InvalidInput", code, message, details: field(source, "detail"), hint: field(source, "hint") }
+  }
+  return { _tag: "Other", message }
+}
+
+/** `classifySqlError` for any value (a defect, a wrapped failure): undefined when it is not a SqlError. */
+export const classifyDatabaseFailure = (value: unknown): SqlErrorClass | undefined => isSqlError(value) ? classifySqlError(value) : undefined
