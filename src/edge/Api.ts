@@ -6,6 +6,7 @@ import { HttpApi, HttpApiMiddleware, OpenApi } from "effect/http-api"
 import { serviceVersion } from "../services/platform/Version.ts"
 import { FigmaCompatApi } from "./figma/FigmaCompatApi.ts"
 import { FigmaPluginApi } from "./figma/FigmaPluginApi.ts"
+import { PluginTokensApi } from "./figma/PluginTokensApi.ts"
 import { HealthApi } from "./health/HealthApi.ts"
 import { ChatApi } from "./chat/ChatApi.ts"
 import { EmbedApi } from "./embed/EmbedApi.ts"
@@ -21,6 +22,7 @@ export class Api extends HttpApi.make("cogo")
   .add(ProjectionApi)
   .add(FigmaCompatApi)
   .add(FigmaPluginApi)
+  .add(PluginTokensApi)
   .add(TracesApi)
   .add(AlertsApi)
   .add(ArtifactsApi)

@@ -6,6 +6,8 @@
 import { Layer } from "effect"
 import { AuthLive } from "../services/auth/Auth.ts"
 import { ChatSessions } from "../services/chat/ChatSessions.ts"
+import { ChatTurn } from "../services/chat/ChatTurn.ts"
+import { ToolApproval } from "../services/chat/ToolApproval.ts"
 import { Idempotency } from "../services/auth/Idempotency.ts"
 import { RateLimiter } from "../services/chat/RateLimiter.ts"
 import { Realtime } from "../services/realtime/Realtime.ts"
@@ -17,13 +19,16 @@ import { RealtimeRoutesLive } from "../edge/realtime/RealtimeRoutes.ts"
 
 /** Chat and the gateway claim idempotency keys themselves (a replay resumes the stream). */
 // figma-plugin derives its idempotency from the verified signature and must check the signature first.
-export const selfManagedIdempotencyPaths = ["/functions/v1/chat", "/functions/v1/chat-gateway", "/functions/v1/figma-plugin"]
+// Plugin-token creation answers a secret that must never be stored (the idempotency store keeps bodies).
+export const selfManagedIdempotencyPaths = [
+  "/functions/v1/chat", "/functions/v1/chat-gateway", "/functions/v1/figma-plugin", /^\/functions\/v1\/projects\/[^/]+\/plugin-tokens$/
+]
 
 export const EdgeServicesLive = Layer.mergeAll(
   Idempotency.layer({ selfManagedPaths: selfManagedIdempotencyPaths }),
   Realtime.layer,
   RateLimiter.layer,
-  ChatSessions.layer
+  ChatSessions.layer.pipe(Layer.provide(ChatTurn.layer), Layer.provide(ToolApproval.layer))
 ).pipe(Layer.provideMerge(AuthLive))
 
 /** Handlers of the edge HttpApi groups (provided to `HttpApiBuilder.layer(Api)`). */

@@ -12,10 +12,12 @@
  *   Deletes are `{ id, projectId }` in both versions.
  */
 import { Result, Schema, SchemaIssue } from "effect"
+import { Uuid } from "../platform/Uuid.ts"
 
 export const currentSchemaVersion = 2
 
-export const Uuid = Schema.String.check(Schema.isUUID())
+/** Any PostgreSQL uuid (not only RFC 4122 variants): see src/domain/platform/Uuid.ts. */
+export { Uuid }
 const JsonRecord = Schema.Record(Schema.String, Schema.Unknown)
 const NonNegativeInt = Schema.Number.check(Schema.isInt(), Schema.isGreaterThanOrEqualTo(0))
 

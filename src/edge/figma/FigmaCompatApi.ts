@@ -2,6 +2,7 @@
  * `POST /functions/v1/figma-compat`: the body is a Figma document as-is (a `GET /v1/files/:key` response, a
  * `GET /v1/files/:key/nodes` response, a bare node, or a plugin `JSON_REST_V1` export), or a UUI / COGO UI
  * JSON document for the other directions; `?direction=` selects the conversion (default `figma-to-cogo`).
+ * `figma-to-html` and `cogo-to-html` answer `text/html`: the COGO UI JSON rendered by the preview renderer.
  * The handler reads the body itself (any content type, capped), so the payload Schema here documents it.
  */
 import { Schema } from "effect"
@@ -20,9 +21,13 @@ export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()("Payl
   detail: Schema.String
 }, { httpApiStatus: 413 }) {}
 
+/** Directions answered with a `text/html` preview (src/services/preview/) instead of JSON. */
+export const HTML_DIRECTIONS = ["figma-to-html", "cogo-to-html"] as const
+export type HtmlDirection = (typeof HTML_DIRECTIONS)[number]
+
 export const ConversionDirection = Schema.Literals(CONVERSION_DIRECTIONS)
 
-export const FigmaCompatQuery = Schema.Struct({ direction: Schema.optional(ConversionDirection) })
+export const FigmaCompatQuery = Schema.Struct({ direction: Schema.optional(Schema.Literals([...CONVERSION_DIRECTIONS, ...HTML_DIRECTIONS])) })
 
 export const ConversionResponse = Schema.Struct({
   direction: ConversionDirection,

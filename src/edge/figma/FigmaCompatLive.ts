@@ -13,9 +13,11 @@ import type { HttpServerRequest } from "effect/http/HttpServerRequest"
 import { HttpApiBuilder } from "effect/http-api"
 import type { FigmaDecodeError } from "../../domain/figma/ConversionWarning.ts"
 import { problem } from "../../domain/platform/Problem.ts"
-import { type ConversionDirection, type ConversionOutput, convertFigma } from "../../services/figma/convert/index.ts"
+import { type ConversionDirection, type ConversionOutput, convertFigma, decodeCogo } from "../../services/figma/convert/index.ts"
+import { renderDocument } from "../../services/preview/document.ts"
 import { latencyBuckets } from "../../services/observability/Metrics.ts"
 import { Api } from "../Api.ts"
+import type { HtmlDirection } from "./FigmaCompatApi.ts"
 import { problemResponse } from "../../services/platform/problemResponse.ts"
 
 /** Default body cap of the figma endpoints (`FIGMA_MAX_BODY_BYTES`). */
@@ -102,19 +104,28 @@ export const convertSafely = (input: unknown, direction: ConversionDirection): R
   }
 }
 
-const count = (direction: ConversionDirection, outcome: string) =>
+/** COGO UI JSON for an html direction: converted from Figma, or validated as given. */
+const cogoForHtml = (input: unknown, direction: HtmlDirection) => {
+  if (direction === "cogo-to-html") {
+    return Result.map(decodeCogo(input), (document) => ({ format: "cogo" as const, document, warnings: [] }))
+  }
+  return convertSafely(input, "figma-to-cogo")
+}
+
+const count = (direction: ConversionDirection | HtmlDirection, outcome: string) =>
   Metric.update(Metric.withAttributes(figmaConversions, { direction, outcome }), 1)
 
 export const FigmaCompatLive = HttpApiBuilder.group(Api, "figmaCompat", Effect.fn(function*(handlers) {
   const limit = yield* Config.Int("FIGMA_MAX_BODY_BYTES").pipe(Config.withDefault(defaultFigmaMaxBodyBytes))
 
-  const convert = Effect.fn("FigmaCompat.convert")(function*(request: HttpServerRequest, direction: ConversionDirection) {
+  const convert = Effect.fn("FigmaCompat.convert")(function*(request: HttpServerRequest, direction: ConversionDirection | HtmlDirection) {
     yield* Effect.annotateCurrentSpan({ "figma.direction": direction })
     const bytes = yield* readCappedBody(request, limit)
     yield* Effect.annotateCurrentSpan({ "figma.body_bytes": bytes.byteLength })
     const input = yield* Result.match(parseJsonBody(bytes), { onFailure: Effect.fail, onSuccess: Effect.succeed })
     const started = performance.now()
-    const converted = convertSafely(input, direction)
+    const html = direction === "figma-to-html" || direction === "cogo-to-html"
+    const converted = html ? cogoForHtml(input, direction) : convertSafely(input, direction)
     yield* Metric.update(Metric.withAttributes(figmaConversionDuration, { direction }), (performance.now() - started) / 1000)
     if (Result.isFailure(converted)) {
       const failure = converted.failure
@@ -127,6 +138,12 @@ export const FigmaCompatLive = HttpApiBuilder.group(Api, "figmaCompat", Effect.f
     const output = converted.success
     yield* Effect.annotateCurrentSpan({ "figma.warnings": output.warnings.length })
     yield* count(direction, "ok")
+    if (html && output.format === "cogo") {
+      return HttpServerResponse.text(renderDocument(output.document), {
+        contentType: "text/html; charset=utf-8",
+        headers: { "x-conversion-warnings": String(output.warnings.length), "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; img-src * data:" }
+      })
+    }
     return HttpServerResponse.jsonUnsafe({ direction, ...output })
   })
 

@@ -185,6 +185,23 @@ export class Auth extends Context.Service<Auth, {
       return yield* Auth.make(settings)
     })
   )
+
+  /**
+   * For tests: `Auth.make` over explicit settings (prod mode, audience `authenticated`, no keys unless given),
+   * without configuration or a database. Keys come only from the overrides; asymmetric keys only when a
+   * `jwksUrl` is given (e.g. a local JWKS server).
+   */
+  static readonly layerTest = (overrides: Partial<AuthSettings> = {}) =>
+    Layer.effect(Auth, Auth.make({
+      mode: "prod",
+      jwtSecret: Option.none(),
+      jwksUrl: Option.none(),
+      audience: "authenticated",
+      issuer: Option.none(),
+      serviceRoleKey: Option.none(),
+      devUserId,
+      ...overrides
+    }))
 }
 
 /**

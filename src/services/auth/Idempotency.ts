@@ -80,7 +80,8 @@ export class Idempotency extends Context.Service<Idempotency, {
     app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
   ) => Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>
 }>()("cogo/Idempotency") {
-  static readonly layer = (options: { readonly selfManagedPaths: ReadonlyArray<string> } = { selfManagedPaths: [] }) =>
+  /** `selfManagedPaths`: exact paths, or patterns (e.g. paths with an id in them). */
+  static readonly layer = (options: { readonly selfManagedPaths: ReadonlyArray<string | RegExp> } = { selfManagedPaths: [] }) =>
     Layer.effect(
       Idempotency,
       Effect.gen(function*() {
@@ -175,7 +176,8 @@ export class Idempotency extends Context.Service<Idempotency, {
             headers: { "idempotent-replayed": "true" }
           })
 
-        const selfManaged = new Set(options.selfManagedPaths)
+        const selfManaged = new Set(options.selfManagedPaths.filter((p) => typeof p === "string"))
+        const selfManagedPatterns = options.selfManagedPaths.filter((p) => p instanceof RegExp)
 
         type Decision =
           | { readonly _tag: "Pass" }
@@ -185,7 +187,8 @@ export class Idempotency extends Context.Service<Idempotency, {
         const decide = (request: HttpServerRequest): Effect.Effect<Decision, SqlError> =>
           Effect.gen(function*() {
             const path = request.url.split("?")[0] ?? "/"
-            if (request.method !== "POST" || selfManaged.has(path) || request.headers[idempotencyHeader] === undefined) {
+            if (request.method !== "POST" || selfManaged.has(path) || selfManagedPatterns.some((p) => p.test(path)) ||
+              request.headers[idempotencyHeader] === undefined) {
               return { _tag: "Pass" } as const
             }
             const key = yield* requestKey(request)

@@ -12,7 +12,7 @@ import type { SqlError } from "effect/sql/SqlError"
 import type * as Statement from "effect/sql/Statement"
 import { aggregateOf, type EntityKind, type ProjectUpdate, toStored } from "../../domain/cqrs/ProjectUpdate.ts"
 import { currentTraceparent } from "../../domain/platform/Traceparent.ts"
-import { idArray } from "../../projection/Projectors.ts"
+import { idArray } from "../platform/sqlArrays.ts"
 import { Database, type NotInTransaction } from "../platform/Database.ts"
 import { channel } from "../platform/Notifications.ts"
 

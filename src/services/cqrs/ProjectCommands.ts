@@ -12,9 +12,17 @@
  * project (and a project_page its page, a symbol its component) to exist in the same project, a delete
  * needs an existing entity, and an entity never moves to another project. Deleting a project or page marks
  * its dependents deleted in canonical state too, mirroring the ON DELETE CASCADE of `public.*`.
+ *
+ * Large batches: a transaction takes one advisory lock per written aggregate (the outbox append locks), and
+ * advisory locks live in PostgreSQL's shared lock table, sized `max_locks_per_transaction` x connections
+ * (64 x 100 by default). A 4,000-frame Figma import is ~10,000 aggregates: in one transaction it exhausted the
+ * table ("out of shared memory"), more so with imports in parallel. `writeChunked` writes such batches as
+ * consecutive transactions of at most `PROJECT_COMMANDS_CHUNK_SIZE` commands (default 256), so a writer holds
+ * at most that many locks at a time. Each chunk commits on its own: callers use it for idempotent batches
+ * (upserts with stable ids), which they can simply write again after a partial failure.
  */
 import { PgClient } from "@effect/sql-pg"
-import { Context, Effect, Layer, Option, Schema } from "effect"
+import { Config, Context, Effect, Layer, Option, Schema } from "effect"
 import type { SqlError } from "effect/sql/SqlError"
 import {
   type EntityKind,
@@ -27,7 +35,7 @@ import {
   upsert,
   Uuid
 } from "../../domain/cqrs/ProjectUpdate.ts"
-import { idArray } from "../../projection/Projectors.ts"
+import { idArray } from "../platform/sqlArrays.ts"
 import { Database, DbRole, type NotInTransaction } from "../platform/Database.ts"
 import { type AggregateRef, type CanonicalRow, Outbox } from "./Outbox.ts"
 
@@ -104,6 +112,11 @@ export type ProjectCommandError = ProjectCommandRejected | NotInTransaction | Sq
 export class ProjectCommands extends Context.Service<ProjectCommands, {
   /** Validates and writes the commands, in order, in one transaction (joins the caller's if there is one). */
   readonly write: (commands: ReadonlyArray<EntityCommand>) => Effect.Effect<ReadonlyArray<CommandResult>, ProjectCommandError>
+  /**
+   * Writes the commands in order, in consecutive transactions of at most the chunk size each (see above):
+   * not atomic as a whole. Call it outside a transaction (inside one, every chunk joins it).
+   */
+  readonly writeChunked: (commands: ReadonlyArray<EntityCommand>) => Effect.Effect<ReadonlyArray<CommandResult>, ProjectCommandError>
   /** Upserts one entity. */
   readonly upsert: <K extends EntityKind>(
     kind: K,
@@ -126,6 +139,7 @@ export class ProjectCommands extends Context.Service<ProjectCommands, {
       const database = yield* Database
       const outbox = yield* Outbox
       const decodeCommands = Schema.decodeUnknownEffect(Schema.Array(EntityCommand))
+      const chunkSize = yield* Config.Int("PROJECT_COMMANDS_CHUNK_SIZE").pipe(Config.withDefault(256))
 
       /**
        * Joins the caller's transaction (which must run under `DbRole.agent`, see above), or opens one whose
@@ -297,6 +311,21 @@ export class ProjectCommands extends Context.Service<ProjectCommands, {
         return yield* inAgentTransaction((opened) => writeValidated(decoded, opened))
       })
 
+      const writeChunked = Effect.fn("ProjectCommands.writeChunked")(function*(commands: ReadonlyArray<EntityCommand>) {
+        yield* Effect.annotateCurrentSpan({ "commands.count": commands.length, "commands.chunk_size": chunkSize })
+        const results: Array<CommandResult> = []
+        for (let start = 0; start < commands.length; start += chunkSize) {
+          const written = yield* write(commands.slice(start, start + chunkSize)).pipe(
+            Effect.mapError((error) =>
+              error._tag === "ProjectCommandRejected" && error.index >= 0
+                ? new ProjectCommandRejected({ index: error.index + start, reason: error.reason, message: error.message })
+                : error)
+          )
+          results.push(...written)
+        }
+        return results
+      })
+
       const upsertOne = <K extends EntityKind>(
         kind: K,
         state: UpsertInput<K>,
@@ -323,7 +352,7 @@ export class ProjectCommands extends Context.Service<ProjectCommands, {
         }))
       })
 
-      return ProjectCommands.of({ write, upsert: upsertOne, remove: removeOne, get })
+      return ProjectCommands.of({ write, writeChunked, upsert: upsertOne, remove: removeOne, get })
     })
   )
 }

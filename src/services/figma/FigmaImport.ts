@@ -1,12 +1,17 @@
 /**
  * The `figma.import` job: converts a Figma export (any input shape) with `planFigmaImport` and writes the plan
- * through `ProjectCommands` in ONE transaction (canonical state + outbox rows), so the projection worker
- * materializes it into `public.*`. Every id is a UUID v5 of (project, kind, Figma id): importing the same file
- * again upserts the same entities (updates, no duplicates). Conversion warnings and a summary of what was
- * written are the job's result; progress is reported as job events ("converted", "written").
+ * through `ProjectCommands.writeChunked` (canonical state + outbox rows, in bounded transactions so a
+ * 4,000-frame import never exhausts PostgreSQL's lock table), so the projection worker materializes it into
+ * `public.*`. Every id is a UUID v5 of (project, kind, Figma id): importing the same file again upserts the
+ * same entities (updates, no duplicates), which is also why an attempt cut short after some chunks (worker
+ * crash) is simply run again. Conversion warnings and the list of what was written are the job's result
+ * (kept in `cogo.jobs`; job events carry a bounded summary); progress is reported as job events ("converted",
+ * "written").
  *
  * Mapping (see docs/figma-service.md):
- * - project: created when missing, owned by the payload's `userId`; a project that exists only in
+ * - project: created when missing, owned by the payload's `userId` (set by the figma-plugin ingress to the
+ *   AUTHENTICATED user, never taken from the request body; absent for project-token uploads, which cannot
+ *   create projects); a project that exists only in
  *   `public.projects` (created by the IDE) is adopted into canonical state with its current fields;
  * - components: component sets and standalone components (`definition.tree` is the COGO UI JSON tree);
  * - symbols: every component (a variant of a set references the set's component row);
@@ -23,6 +28,7 @@ import { planFigmaImport } from "./convert/index.ts"
 import { FIGMA_IMPORT_NAMESPACE, type ImportPlan, uuidV5 } from "./convert/importPlan.ts"
 import type { ConversionWarning } from "../../domain/figma/ConversionWarning.ts"
 import { Database, DbRole } from "../platform/Database.ts"
+import { canEdit, PluginTokens } from "../auth/PluginTokens.ts"
 import { type JobContext, Orchestrator } from "../jobs/Orchestrator.ts"
 import { type EntityCommand, ProjectCommands } from "../cqrs/ProjectCommands.ts"
 
@@ -31,7 +37,10 @@ export const figmaImportKind = "figma.import"
 /** The job payload, also the figma-plugin request body. `document` is any Figma input shape. */
 export const FigmaImportPayload = Schema.Struct({
   projectId: Uuid,
-  /** Owner of the project when the import creates it; recorded as the job's creator. */
+  /**
+   * Owner of the project when the import creates it; recorded as the job's creator. In a plugin request it is
+   * ignored: the ingress replaces it with the authenticated user (or drops it for a project token).
+   */
   userId: Schema.optionalKey(Uuid),
   /** The Figma file key (kept on the project and every imported entity's definition). */
   fileKey: Schema.optionalKey(Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(200))),
@@ -189,6 +198,18 @@ export class FigmaImport extends Context.Service<FigmaImport, {
       const sql = yield* PgClient.PgClient
       const database = yield* Database
       const projectCommands = yield* ProjectCommands
+      const pluginTokens = yield* PluginTokens
+
+      /**
+       * An import for a user into a project that exists needs that user to be an owner/editor NOW (the
+       * ingress checked it too, but membership can change, or two uploads raced to create the same id).
+       * An import without a user came with a project token, which the ingress checked against this project.
+       */
+      const requireEditor = Effect.fn("FigmaImport.requireEditor")(function*(payload: FigmaImportPayload) {
+        if (payload.userId === undefined) return
+        const access = yield* pluginTokens.access(payload.userId, payload.projectId).pipe(Effect.mapError(storage("figma.import.access")))
+        if (!canEdit(access)) return yield* permanent(`user ${payload.userId} may not edit project ${payload.projectId}`)
+      })
 
       const convert = Effect.fn("FigmaImport.convert")(function*(payload: FigmaImportPayload) {
         markScreens(payload.document, payload.screens ?? [])
@@ -210,7 +231,10 @@ export class FigmaImport extends Context.Service<FigmaImport, {
       /** The project command an import needs: none (known), adopt the IDE's row, or create it. */
       const projectCommand = Effect.fn("FigmaImport.project")(function*(payload: FigmaImportPayload) {
         const known = yield* projectCommands.get("project", payload.projectId).pipe(Effect.mapError(storage("figma.import.project")))
-        if (Option.isSome(known) && !known.value.deleted) return undefined
+        if (Option.isSome(known) && !known.value.deleted) {
+          yield* requireEditor(payload)
+          return undefined
+        }
         const rows = yield* database.withRole(DbRole.agent, sql<{
           readonly name: string
           readonly description: string | null
@@ -222,11 +246,12 @@ export class FigmaImport extends Context.Service<FigmaImport, {
         )
         const row = rows[0]
         if (row !== undefined) {
+          yield* requireEditor(payload)
           const state = { id: payload.projectId, name: row.name, description: row.description, ownerId: row.owner_id, settings: row.settings }
           return { command: upsertOf("project", state, Number(row.version)), created: false }
         }
         if (payload.userId === undefined) {
-          return yield* permanent(`project ${payload.projectId} does not exist; send userId to create it`)
+          return yield* permanent(`project ${payload.projectId} does not exist; only a user credential can create it`)
         }
         const state = {
           id: payload.projectId,
@@ -240,7 +265,7 @@ export class FigmaImport extends Context.Service<FigmaImport, {
 
       const write = Effect.fn("FigmaImport.write")(function*(commands: ReadonlyArray<EntityCommand>) {
         yield* Effect.annotateCurrentSpan({ "figma.commands": commands.length })
-        return yield* projectCommands.write(commands).pipe(
+        return yield* projectCommands.writeChunked(commands).pipe(
           Effect.catchTags({
             ProjectCommandRejected: (error) => Effect.fail(permanent(`project commands refused (#${error.index}, ${error.reason}): ${error.message}`)),
             SqlError: (error) => Effect.fail(storage("figma.import.write")(error)),

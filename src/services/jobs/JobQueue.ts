@@ -8,6 +8,11 @@
  *   lease expired and whose job was rescued and re-claimed cannot overwrite the new attempt's outcome.
  * - `fail` retries per kind with a `Schedule` (exponential, jitter, cap) up to the kind's max attempts; then
  *   the job is `dead`, kept with its errors. `rescueExpired` puts jobs of crashed workers back in the queue.
+ * - Budgets: `attempts` counts claims (the fencing token), `rescues` counts attempts lost to an expired lease.
+ *   Only failures spend the failure budget (`attempts - rescues` < max attempts); rescues have their own cap
+ *   (`JOBS_MAX_RESCUES`, default 10), so a crash loop still ends, but crashes never kill a healthy job.
+ * - Events carry bounded data: a `succeeded` event carries `eventResult(result)` (the result itself up to
+ *   2 KB, else a summary of counts and ids); the full result is read from the job (`get`).
  * - Every state change appends a `cogo.job_events` row and a bus event (topic "job") and notifies it;
  *   enqueueing also notifies topic `jobs` so idle workers wake at once.
  */
@@ -29,6 +34,7 @@ import {
 } from "../../domain/jobs/Job.ts"
 import { currentTraceparent } from "../../domain/platform/Traceparent.ts"
 import { Database, DbRole, type NotInTransaction } from "../platform/Database.ts"
+import { eventResult } from "./JobEventResult.ts"
 import { EventBus } from "../platform/EventBus.ts"
 import { channel, Notifications } from "../platform/Notifications.ts"
 
@@ -179,6 +185,9 @@ export const backoffDelay = (policy: RetryPolicy, attempt: number): Effect.Effec
     return delay
   })
 
+/** The error tag of an attempt released by a stopping worker (counted as a rescue, not a failure). */
+export const workerStoppedTag = "WorkerStopped"
+
 const makeJobQueue = Effect.gen(function*() {
   const sql = yield* PgClient.PgClient
   const db = yield* Database
@@ -189,6 +198,7 @@ const makeJobQueue = Effect.gen(function*() {
     base: yield* Config.Duration("JOBS_RETRY_BASE").pipe(Config.withDefault(Duration.seconds(1))),
     cap: yield* Config.Duration("JOBS_RETRY_CAP").pipe(Config.withDefault(Duration.minutes(5)))
   })
+  const maxRescues = yield* Config.Int("JOBS_MAX_RESCUES").pipe(Config.withDefault(10))
   const policies = yield* Ref.make(new Map<string, RetryPolicy>())
   const policyFor = (kind: string) => Effect.map(Ref.get(policies), (map) => map.get(kind) ?? defaultPolicy)
 
@@ -367,16 +377,22 @@ const makeJobQueue = Effect.gen(function*() {
     items: ReadonlyArray<{ readonly job: ClaimedJob; readonly result: unknown }>
   ) {
     if (items.length === 0) return []
-    const input = items.map(({ job, result }) => ({ id: job.id, attempt: job.attempt, result: result ?? null }))
+    const input = items.map(({ job, result }) => ({
+      id: job.id,
+      attempt: job.attempt,
+      result: result ?? null,
+      summary: eventResult(result ?? null)
+    }))
+    // The job keeps the full result; its events (job_events, bus, SSE) carry `eventResult` (bounded).
     const rows = yield* transition<object>(sql`
       UPDATE cogo.jobs j
       SET state = 'succeeded', result = x.result, locked_by = NULL, lease_expires_at = NULL, finished_at = now(),
           updated_at = now()
-      FROM jsonb_to_recordset(${JSON.stringify(input)}::jsonb) AS x(id uuid, attempt int, result jsonb)
+      FROM jsonb_to_recordset(${JSON.stringify(input)}::jsonb) AS x(id uuid, attempt int, result jsonb, summary jsonb)
       WHERE j.id = ANY(${uuidArray(input.map((item) => item.id))}) AND j.id = x.id AND j.attempts = x.attempt
         AND j.state = 'running' AND j.locked_by = ${workerId}
       RETURNING j.id, j.kind, j.project_id, j.traceparent, 'succeeded' AS event,
-                jsonb_build_object('state', 'succeeded', 'attempt', j.attempts, 'result', j.result) AS data`)
+                jsonb_build_object('state', 'succeeded', 'attempt', j.attempts, 'result', x.summary) AS data`)
     return rows.map((row) => row.id as JobId)
   })
 
@@ -393,20 +409,28 @@ const makeJobQueue = Effect.gen(function*() {
   ) {
     const policy = yield* policyFor(job.kind)
     const maxAttempts = Math.min(job.maxAttempts, policy.maxAttempts)
-    const retry = error.retryable && job.attempt < maxAttempts
-    const backoff = retry ? yield* backoffDelay(policy, job.attempt) : Duration.zero
+    // The failure budget counts attempts that ended in a failure: claims minus rescues. An attempt released
+    // because its worker is stopping is a rescue too (the job did not fail).
+    const stopped = error.tag === workerStoppedTag
+    const retry = stopped
+      ? sql`(rescues + 1 < ${maxRescues})`
+      : sql`(${error.retryable} AND attempts - rescues < ${maxAttempts})`
+    const backoff = error.retryable && !stopped ? yield* backoffDelay(policy, job.attempt) : Duration.zero
     const delayMs = Duration.toMillis(Duration.max(backoff, notBefore ?? Duration.zero))
-    const rows = yield* transition<{ readonly run_at: Date }>(sql`
+    const rows = yield* transition<{ readonly run_at: Date; readonly state: JobState }>(sql`
       UPDATE cogo.jobs
-      SET state = ${retry ? "queued" : "dead"}, last_error = ${JSON.stringify(error)}::jsonb, locked_by = NULL,
-          lease_expires_at = NULL, run_at = now() + ${delayMs} * interval '1 millisecond',
-          finished_at = ${retry ? null : sql`now()`}, updated_at = now()
+      SET state = CASE WHEN ${retry} THEN 'queued' ELSE 'dead' END, last_error = ${JSON.stringify(error)}::jsonb,
+          locked_by = NULL, lease_expires_at = NULL, rescues = rescues + ${stopped ? 1 : 0},
+          run_at = CASE WHEN ${retry} THEN now() + ${delayMs} * interval '1 millisecond' ELSE now() END,
+          finished_at = CASE WHEN ${retry} THEN NULL ELSE now() END, updated_at = now()
       WHERE id = ${job.id} AND attempts = ${job.attempt} AND state = 'running' AND locked_by = ${workerId}
-      RETURNING id, kind, project_id, traceparent, run_at, ${retry ? "retrying" : "dead"}::text AS event,
-                jsonb_build_object('state', state, 'attempt', attempts, 'error', last_error, 'runAt', run_at) AS data`)
+      RETURNING id, kind, project_id, traceparent, run_at, state,
+                CASE WHEN state = 'queued' THEN 'retrying' ELSE 'dead' END AS event,
+                jsonb_build_object('state', state, 'attempt', attempts, 'rescues', rescues, 'error', last_error,
+                  'runAt', run_at) AS data`)
     const row = rows[0]
     if (row === undefined) return { _tag: "Stale" } as const satisfies FailOutcome
-    return retry
+    return row.state === "queued"
       ? { _tag: "Retrying", runAt: row.run_at, attempt: job.attempt } as const satisfies FailOutcome
       : { _tag: "Dead", attempt: job.attempt } as const satisfies FailOutcome
   })
@@ -421,21 +445,26 @@ const makeJobQueue = Effect.gen(function*() {
     return rows.length === 1
   })
 
+  // A rescued attempt (its worker crashed or stalled) is not a failure of the job: it counts in `rescues`,
+  // not in the failure budget (`attempts - rescues` vs max_attempts); `JOBS_MAX_RESCUES` caps a job that
+  // keeps killing its workers. `attempts` still grows on every claim: it is the fencing token.
   const rescueExpired = Effect.withSpan(
     transition<object>(sql`
       UPDATE cogo.jobs j
-      SET state = CASE WHEN j.attempts >= j.max_attempts THEN 'dead' ELSE 'queued' END,
+      SET state = CASE WHEN j.rescues + 1 >= ${maxRescues} THEN 'dead' ELSE 'queued' END,
+          rescues = j.rescues + 1,
           last_error = jsonb_build_object('tag', 'LeaseExpired', 'message',
             'worker ' || coalesce(j.locked_by, '?') || ' stopped renewing its lease', 'retryable', true),
           locked_by = NULL, lease_expires_at = NULL, run_at = now(),
-          finished_at = CASE WHEN j.attempts >= j.max_attempts THEN now() END, updated_at = now()
+          finished_at = CASE WHEN j.rescues + 1 >= ${maxRescues} THEN now() END, updated_at = now()
       FROM (
         SELECT id FROM cogo.jobs WHERE state = 'running' AND lease_expires_at < now() FOR UPDATE SKIP LOCKED
       ) expired
       WHERE j.id = expired.id
       RETURNING j.id, j.kind, j.project_id, j.traceparent,
                 CASE WHEN j.state = 'dead' THEN 'dead' ELSE 'rescued' END AS event,
-                jsonb_build_object('state', j.state, 'attempt', j.attempts, 'error', j.last_error) AS data`).pipe(
+                jsonb_build_object('state', j.state, 'attempt', j.attempts, 'rescues', j.rescues,
+                  'error', j.last_error) AS data`).pipe(
       Effect.tap((rows) => rows.length > 0 ? notifications.notify("jobs", "rescued") : Effect.void),
       Effect.map((rows) => rows.length)
     ),
