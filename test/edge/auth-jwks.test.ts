@@ -22,16 +22,8 @@ const serveJwks = (jwks: { keys: Array<jose.JWK> }) =>
     (server) => Effect.promise(() => new Promise<void>((resolve) => server.close(() => resolve())))
   )
 
-const settings = (overrides: Partial<Parameters<typeof Auth.make>[0]> = {}): Parameters<typeof Auth.make>[0] => ({
-  mode: "prod",
-  jwtSecret: Option.none(),
-  jwksUrl: Option.none(),
-  audience: "authenticated",
-  issuer: Option.none(),
-  serviceRoleKey: Option.none(),
-  devUserId,
-  ...overrides
-})
+/** The Auth service alone (`Auth.layerTest`: no configuration, no database), built with `overrides`. */
+const authWith = (overrides: Parameters<typeof Auth.layerTest>[0]) => Effect.provide(Effect.service(Auth), Auth.layerTest(overrides))
 
 describe("Auth", () => {
   it.effect("verifies asymmetric (ES256) tokens against a JWKS URL; another key, a wrong issuer and HS256 without a secret are refused", () =>
@@ -41,7 +33,7 @@ describe("Auth", () => {
       const jwk = { ...(yield* Effect.promise(() => jose.exportJWK(publicKey))), kid: "k1", alg: "ES256", use: "sig" }
       const server = yield* serveJwks({ keys: [jwk] })
       const port = (server.address() as AddressInfo).port
-      const auth = yield* Auth.make(settings({ jwksUrl: Option.some(new URL(`http://127.0.0.1:${port}/jwks.json`)), issuer: Option.some("https://ref.supabase.co/auth/v1") }))
+      const auth = yield* authWith({ jwksUrl: Option.some(new URL(`http://127.0.0.1:${port}/jwks.json`)), issuer: Option.some("https://ref.supabase.co/auth/v1") })
       const sign = (key: CryptoKey, claims: Record<string, unknown> = {}) =>
         Effect.promise(() =>
           new jose.SignJWT({ sub: alice, role: "authenticated", aud: "authenticated", iss: "https://ref.supabase.co/auth/v1", ...claims })
@@ -60,11 +52,11 @@ describe("Auth", () => {
 
   it.effect("dev mode: no token is the dev user, a bad token is still 401; prod refuses anonymous; the service key is the service role", () =>
     Effect.gen(function*() {
-      const dev = yield* Auth.make(settings({ mode: "dev" }))
+      const dev = yield* authWith({ mode: "dev" })
       const devPrincipal = yield* dev.authenticateToken(undefined)
       assert.deepStrictEqual([devPrincipal.userId, devPrincipal.via], [devUserId, "dev"])
       assert.strictEqual((yield* Effect.flip(dev.authenticateToken("not-a-token"))).status, 401)
-      const prod = yield* Auth.make(settings({ serviceRoleKey: Option.some(Redacted.make("service-key-123")) }))
+      const prod = yield* authWith({ serviceRoleKey: Option.some(Redacted.make("service-key-123")) })
       assert.strictEqual((yield* Effect.flip(prod.authenticateToken(undefined))).status, 401)
       const service = yield* prod.authenticateToken("service-key-123")
       assert.strictEqual(service.role, "service_role")

@@ -66,6 +66,30 @@ export class Llm extends Context.Service<Llm, {
 }>()("cogo/Llm") {
   /** OpenAI(-compatible) when `OPENAI_API_KEY` is set, else the offline responder; logs which at start. */
   static readonly layer = Layer.effect(Llm, Effect.suspend(() => makeLlm))
+  /**
+   * Scripted, for tests: `reply` answers each call (deterministically, no network); the answer is streamed
+   * word by word, then a `Usage` with whitespace-word counts, under the model `test-scripted`.
+   */
+  static readonly layerTest = (reply: (messages: ReadonlyArray<ChatMessage>, options: ChatOptions | undefined) => string) => {
+    const model = "test-scripted"
+    const words = (text: string) => (text.match(/\S+/g) ?? []).length
+    const streamChat = (messages: ReadonlyArray<ChatMessage>, options?: ChatOptions): Stream.Stream<ChatChunk, AgentError> =>
+      Stream.suspend(() => {
+        const answer = reply(messages, options)
+        const promptTokens = words(messages.map((m) => m.content).join(" "))
+        const completionTokens = words(answer)
+        return Stream.fromIterable<ChatChunk>([
+          ...(answer.match(/\S+\s*/g) ?? []).map((text): ChatChunk => ({ _tag: "Delta", text })),
+          { _tag: "Usage", usage: { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens }, model, finishReason: "stop" }
+        ])
+      })
+    return Layer.succeed(Llm, Llm.of({
+      mode: "offline",
+      model,
+      streamChat,
+      complete: (messages, options) => collectChat(streamChat(messages, options), model)
+    }))
+  }
 }
 
 /** Collects a chat stream into its text and usage. */

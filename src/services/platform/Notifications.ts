@@ -68,13 +68,30 @@ export class Notifications extends Context.Service<Notifications, {
       const subscribe = (topic: Topic) =>
         Stream.fromPubSub(hub).pipe(Stream.filter((n) => n.topic === topic))
 
-      const wakeups = (topic: Topic, pollEvery: Duration.Input) =>
-        Stream.merge(
-          Stream.map(subscribe(topic), () => undefined),
-          Stream.fromSchedule(Schedule.spaced(pollEvery)).pipe(Stream.map(() => undefined))
-        ).pipe(Stream.prepend([undefined]))
-
-      return Notifications.of({ notify, subscribe, wakeups })
+      return Notifications.of({ notify, subscribe, wakeups: wakeupsOf(subscribe) })
+    })
+  )
+  /**
+   * In memory, for tests of one process without a database: `notify` is delivered at once to subscribers
+   * (not deferred to a commit), `wakeups` as in the real layer.
+   */
+  static readonly layerTest = Layer.effect(
+    Notifications,
+    Effect.gen(function*() {
+      const hub = yield* PubSub.unbounded<Notification>()
+      const subscribe = (topic: Topic) => Stream.fromPubSub(hub).pipe(Stream.filter((n) => n.topic === topic))
+      return Notifications.of({
+        notify: (topic, payload) => Effect.asVoid(PubSub.publish(hub, { topic, payload })),
+        subscribe,
+        wakeups: wakeupsOf(subscribe)
+      })
     })
   )
 }
+
+/** A tick whenever `topic` is notified, at least every `pollEvery`, and once at start. */
+const wakeupsOf = (subscribe: (topic: Topic) => Stream.Stream<Notification>) => (topic: Topic, pollEvery: Duration.Input) =>
+  Stream.merge(
+    Stream.map(subscribe(topic), () => undefined),
+    Stream.fromSchedule(Schedule.spaced(pollEvery)).pipe(Stream.map(() => undefined))
+  ).pipe(Stream.prepend([undefined]))
