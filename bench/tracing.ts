@@ -7,7 +7,9 @@
  * - effect's native tracer: the baseline every Effect program pays by default;
  * - the Telemetry tracer without export: native spans plus recording every finished span in the bounded
  *   in-process store (what `GET /traces` reads);
- * - the Telemetry tracer exporting over OTLP/HTTP to a local receiver that accepts and discards the batches.
+ * - the Telemetry tracer exporting over OTLP/HTTP to a local receiver that accepts and discards the batches;
+ * - the same two over the OpenTelemetry SDK (`COGO_TRACER=otel-sdk`: NodeTracerProvider, BatchSpanProcessor,
+ *   OTLP/HTTP JSON exporter) instead of effect's native tracer and exporter.
  * Configurations alternate for `--rounds` rounds; each figure is the median round. The ratio is the unit
  * time against the native tracer in the same process (1.00 = no extra cost).
  */
@@ -83,6 +85,15 @@ export const run = async (args: ReadonlyArray<string>): Promise<void> => {
     {
       name: "Telemetry: store + OTLP export",
       run: measure(units).pipe(Effect.provide(telemetryLayer({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: "200" })))
+    },
+    { name: "Telemetry (otel-sdk): store", run: measure(units).pipe(Effect.provide(telemetryLayer({ COGO_TRACER: "otel-sdk" }))) },
+    {
+      name: "Telemetry (otel-sdk): store + OTLP export",
+      run: measure(units).pipe(Effect.provide(telemetryLayer({
+        COGO_TRACER: "otel-sdk",
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+        OTEL_BSP_SCHEDULE_DELAY: "200"
+      })))
     }
   ]
   // Warm-up: JIT every path once.

@@ -11,12 +11,21 @@ import { Telemetry } from "../services/observability/Telemetry.ts"
 import { AlertsLive } from "../edge/observability/AlertsLive.ts"
 import { ArtifactFilesRoute, ArtifactsLive } from "../edge/observability/ArtifactsLive.ts"
 import { StatusRoutesLive } from "../edge/observability/status/StatusRoutes.ts"
+import { Auth } from "../services/auth/Auth.ts"
+import { OperatorAccess } from "../services/observability/OperatorAccess.ts"
+import { OperatorAuthenticationLive } from "../edge/observability/OperatorAuth.ts"
 import { TracesLive } from "../edge/observability/TracesLive.ts"
 
 /** Artifacts plus the recorder of finished jobs (JobQueue.layer is memoized: the same queue AgentsLive builds). */
 const ArtifactServicesLive = Artifacts.jobRecorderLayer.pipe(Layer.provideMerge(Artifacts.layer), Layer.provide(JobQueue.layer))
 
-export const ObservabilityServicesLive = Layer.mergeAll(Alerts.layer, ArtifactServicesLive, Telemetry.eventsLayer, DatabaseMetricsLive)
+/**
+ * Operator access (and the HttpApi middleware the traces, alerts and projection groups declare); it checks
+ * the service role through Auth (memoized: the instance EdgeServicesLive builds).
+ */
+const OperatorAccessLive = OperatorAuthenticationLive.pipe(Layer.provideMerge(OperatorAccess.layer), Layer.provide(Auth.layer))
+
+export const ObservabilityServicesLive = Layer.mergeAll(Alerts.layer, ArtifactServicesLive, Telemetry.eventsLayer, DatabaseMetricsLive, OperatorAccessLive)
 
 export const ObservabilityHandlersLive = Layer.mergeAll(TracesLive, AlertsLive, ArtifactsLive)
 

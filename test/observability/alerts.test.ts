@@ -7,7 +7,7 @@ import type { AlertState } from "../../src/domain/observability/Observability.ts
 import { type AlertRule, nextState } from "../../src/services/observability/Alerts.ts"
 import { breakerStateGauge } from "../../src/services/agents/Breakers.ts"
 import { EventBus } from "../../src/services/platform/EventBus.ts"
-import { parsePrometheus, RunningServiceTag, serviceLayer } from "./support.ts"
+import { operatorGet, parsePrometheus, RunningServiceTag, serviceLayer } from "./support.ts"
 
 interface WebhookCall { readonly status: string; readonly alert: AlertState }
 class Webhook extends Context.Service<Webhook, { readonly calls: Array<WebhookCall> }>()("test/Webhook") {}
@@ -40,12 +40,11 @@ const TestLayer = Layer.unwrap(Effect.map(webhookReceiver, (receiver) =>
     Layer.merge(Layer.succeed(Webhook, { calls: receiver.calls }))
   )))
 
-const getJson = <A>(url: string) => Effect.promise(() => fetch(url).then((r) => r.json() as Promise<A>))
 
 const alertOf = (rule: string) =>
   Effect.gen(function*() {
     const service = yield* RunningServiceTag
-    const { alerts } = yield* getJson<{ alerts: Array<AlertState> }>(`${service.baseUrl}/alerts`)
+    const { alerts } = yield* Effect.promise(() => operatorGet(service, "/alerts").then((r) => r.json() as Promise<{ alerts: Array<AlertState> }>))
     return alerts.find((a) => a.rule === rule)!
   })
 
@@ -145,7 +144,7 @@ layer(TestLayer, { excludeTestServices: true, timeout: Duration.seconds(90) })("
     Effect.gen(function*() {
       const service = yield* RunningServiceTag
       const before = (yield* metricSample("http_requests_total", { route: "/alerts", status: "200", method: "GET" })).value ?? 0
-      for (let i = 0; i < 7; i++) yield* getJson(`${service.baseUrl}/alerts`)
+      for (let i = 0; i < 7; i++) yield* Effect.promise(() => operatorGet(service, "/alerts").then((r) => r.json()))
       const after = yield* metricSample("http_requests_total", { route: "/alerts", status: "200", method: "GET" })
       assert.strictEqual(after.value! - before, 7)
       assert.strictEqual(after.types.get("http_requests_total"), "counter")

@@ -12,7 +12,7 @@ import type { TraceDetail } from "../../src/domain/observability/Observability.t
 import type { JobId } from "../../src/domain/jobs/Job.ts"
 import { Artifacts } from "../../src/services/observability/Artifacts.ts"
 import { JobQueue } from "../../src/services/jobs/JobQueue.ts"
-import { RunningServiceTag, serviceLayer } from "./support.ts"
+import { operatorGet, RunningServiceTag, serviceLayer } from "./support.ts"
 
 /** A fresh JWT secret per run: never a fixture. */
 const jwtSecret = randomBytes(32).toString("hex")
@@ -125,7 +125,7 @@ layer(TestLayer, { excludeTestServices: true, timeout: Duration.seconds(60) })("
       assert.strictEqual((yield* rawGet(service.baseUrl, `/artifacts/${project}/${job}/missing.json`, auth(aliceToken))).status, 404)
 
       // The listing request's trace: HTTP server span -> Artifacts service spans -> database spans.
-      const trace = yield* Effect.promise(() => fetch(`${service.baseUrl}/traces/${traceId}`).then((r) => r.json() as Promise<TraceDetail>))
+      const trace = yield* Effect.promise(() => operatorGet(service, `/traces/${traceId}`).then((r) => r.json() as Promise<TraceDetail>))
       const byId = new Map(trace.spans.map((s) => [s.spanId, s]))
       const server = trace.spans.find((s) => s.kind === "server")!
       const member = trace.spans.find((s) => s.name === "Artifacts.requireMember")!

@@ -3,6 +3,7 @@
  * explicit environment, a local OTLP/HTTP receiver, and a small Prometheus text parser.
  */
 import { ConfigProvider, Context, Effect, Layer } from "effect"
+import { randomBytes } from "node:crypto"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import { MainLive } from "../../src/layers/Main.ts"
@@ -19,28 +20,45 @@ export interface OtlpSpan {
   readonly links?: ReadonlyArray<{ readonly traceId: string; readonly spanId: string }>
 }
 
+export interface OtlpAttribute {
+  readonly key: string
+  readonly value: Record<string, unknown>
+}
+
 export interface OtlpReceiver {
   readonly url: string
   readonly spans: Array<OtlpSpan>
+  /** The resource attributes of every batch received. */
+  readonly resources: Array<ReadonlyArray<OtlpAttribute>>
+  /** Every request body as received (for grepping). */
+  readonly bodies: Array<string>
 }
 
 /** An OTLP/HTTP JSON traces endpoint (`POST /v1/traces`) that keeps every span it receives. */
 export const otlpReceiver = Effect.acquireRelease(
   Effect.callback<OtlpReceiver & { readonly server: http.Server }>((resume) => {
     const spans: Array<OtlpSpan> = []
+    const resources: Array<ReadonlyArray<OtlpAttribute>> = []
+    const bodies: Array<string> = []
     const server = http.createServer((req, res) => {
       let body = ""
       req.on("data", (chunk: Buffer) => (body += chunk.toString()))
       req.on("end", () => {
         if (req.method !== "POST" || req.url !== "/v1/traces") return void res.writeHead(404).end()
-        const data = JSON.parse(body) as { resourceSpans: Array<{ scopeSpans: Array<{ spans: Array<OtlpSpan> }> }> }
-        for (const resource of data.resourceSpans) for (const scope of resource.scopeSpans) spans.push(...scope.spans)
+        bodies.push(body)
+        const data = JSON.parse(body) as {
+          resourceSpans: Array<{ resource?: { attributes?: Array<OtlpAttribute> }; scopeSpans: Array<{ spans: Array<OtlpSpan> }> }>
+        }
+        for (const resource of data.resourceSpans) {
+          resources.push(resource.resource?.attributes ?? [])
+          for (const scope of resource.scopeSpans) spans.push(...scope.spans)
+        }
         res.writeHead(200, { "content-type": "application/json" }).end("{}")
       })
     })
     server.listen(0, "127.0.0.1", () => {
       const { port } = server.address() as AddressInfo
-      resume(Effect.succeed({ url: `http://127.0.0.1:${port}`, spans, server }))
+      resume(Effect.succeed({ url: `http://127.0.0.1:${port}`, spans, resources, bodies, server }))
     })
   }),
   (receiver) => Effect.callback<void>((resume) => void receiver.server.close(() => resume(Effect.void)))
@@ -49,21 +67,32 @@ export const otlpReceiver = Effect.acquireRelease(
 export interface RunningService {
   readonly baseUrl: string
   readonly metricsUrl: string
+  /** COGO_OPERATOR_TOKEN of this run (operator endpoints: /traces, /alerts, /status data, /projection). */
+  readonly operatorToken: string
 }
 
-/** The whole service as `npm start` composes it, on free ports, against a fresh test database. */
+/** Headers that open the operator endpoints. */
+export const operatorHeaders = (service: RunningService): Record<string, string> => ({ authorization: `Bearer ${service.operatorToken}` })
+
+/** GET an operator endpoint as the operator. */
+export const operatorGet = (service: RunningService, path: string): Promise<Response> =>
+  fetch(`${service.baseUrl}${path}`, { headers: operatorHeaders(service) })
+
+/** The whole service as `npm start` composes it, on free ports, against a fresh test database (and a fresh operator token). */
 export const serviceLayer = (env: Record<string, string> = {}) =>
   Layer.unwrap(Effect.gen(function*() {
     const port = yield* Effect.promise(freePort)
     const metricsPort = yield* Effect.promise(freePort)
+    const operatorToken = env["COGO_OPERATOR_TOKEN"] ?? randomBytes(24).toString("hex")
     const fullEnv = yield* testDatabaseEnv({
       HOST: "127.0.0.1",
       PORT: String(port),
       METRICS_PORT: String(metricsPort),
       LOG_LEVEL: "Warn",
-      ...env
+      ...env,
+      COGO_OPERATOR_TOKEN: operatorToken
     })
-    return Layer.succeed(RunningServiceTag, { baseUrl: `http://127.0.0.1:${port}`, metricsUrl: `http://127.0.0.1:${metricsPort}` }).pipe(
+    return Layer.succeed(RunningServiceTag, { baseUrl: `http://127.0.0.1:${port}`, metricsUrl: `http://127.0.0.1:${metricsPort}`, operatorToken }).pipe(
       Layer.provideMerge(MainLive),
       Layer.provide(ConfigProvider.layer(ConfigProvider.fromEnvRecord(fullEnv)))
     )

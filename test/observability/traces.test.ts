@@ -3,11 +3,12 @@ import { Context, Duration, Effect, Layer, Schedule } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
 import { randomBytes, randomUUID } from "node:crypto"
 import { readFileSync } from "node:fs"
-import { figmaPluginSignature } from "../../src/edge/figma/FigmaPluginLive.ts"
+import { figmaPluginSignature } from "../../src/edge/figma/signature.ts"
 import type { TraceDetail, TraceSummary } from "../../src/domain/observability/Observability.ts"
 import { EventBus } from "../../src/services/platform/EventBus.ts"
 import { makeTraceStore, Telemetry } from "../../src/services/observability/Telemetry.ts"
-import { type OtlpReceiver, otlpReceiver, RunningServiceTag, serviceLayer } from "./support.ts"
+import { jwtSecret, userToken } from "../edge/server.ts"
+import { operatorGet, type OtlpReceiver, otlpReceiver, RunningServiceTag, serviceLayer } from "./support.ts"
 
 class Receiver extends Context.Service<Receiver, OtlpReceiver>()("test/Receiver") {}
 
@@ -19,6 +20,7 @@ const TestLayer = Layer.unwrap(Effect.map(otlpReceiver, (receiver) =>
     OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
     OTEL_BSP_SCHEDULE_DELAY: "100",
     FIGMA_PLUGIN_SECRET: pluginSecret,
+    SUPABASE_JWT_SECRET: jwtSecret,
     JOBS_POLL_INTERVAL: "200 millis",
     PROJECTION_POLL_MS: "200"
   }).pipe(
@@ -68,7 +70,7 @@ layer(TestLayer, { excludeTestServices: true, timeout: Duration.seconds(60) })("
       }
 
       // The same tree is in the service's own store.
-      const detail = yield* Effect.promise(() => fetch(`${service.baseUrl}/traces/${traceId}`).then((r) => r.json() as Promise<TraceDetail>))
+      const detail = yield* Effect.promise(() => operatorGet(service, `/traces/${traceId}`).then((r) => r.json() as Promise<TraceDetail>))
       assert.strictEqual(detail.traceId, traceId)
       const stored = new Map(detail.spans.map((s) => [s.spanId, s]))
       assert.strictEqual(stored.get(server!.spanId)?.parentSpanId, callerSpanId)
@@ -77,11 +79,11 @@ layer(TestLayer, { excludeTestServices: true, timeout: Duration.seconds(60) })("
       for (const db of dbSpans) assert.strictEqual(stored.get(db.spanId)?.parentSpanId, db.parentSpanId ?? null)
       assert.isAtLeast(detail.durationMs, stored.get(server!.spanId)!.durationMs)
 
-      const recent = yield* Effect.promise(() => fetch(`${service.baseUrl}/traces?limit=5`).then((r) => r.json() as Promise<{ traces: Array<TraceSummary> }>))
+      const recent = yield* Effect.promise(() => operatorGet(service, `/traces?limit=5`).then((r) => r.json() as Promise<{ traces: Array<TraceSummary> }>))
       assert.isTrue(recent.traces.some((t) => t.traceId === traceId))
       // Background loops (migrations, alert evaluations, pollers) are kept apart and listed only on request.
       assert.isTrue(recent.traces.every((t) => !t.background))
-      const all = yield* Effect.promise(() => fetch(`${service.baseUrl}/traces?limit=500&background=true`).then((r) => r.json() as Promise<{ traces: Array<TraceSummary> }>))
+      const all = yield* Effect.promise(() => operatorGet(service, `/traces?limit=500&background=true`).then((r) => r.json() as Promise<{ traces: Array<TraceSummary> }>))
       assert.isTrue(all.traces.some((t) => t.background && t.name === "Migrations.run"), JSON.stringify(all.traces.map((t) => t.name)))
 
       // ... and on the realtime stream: a throttled trace.finished bus event carrying the caller's trace.
@@ -105,7 +107,9 @@ layer(TestLayer, { excludeTestServices: true, timeout: Duration.seconds(60) })("
       const callerSpanId = randomHex(8)
       const projectId = randomUUID()
       const document = JSON.parse(readFileSync(new URL("../fixtures/figma/components.json", import.meta.url), "utf8")) as unknown
-      const body = JSON.stringify({ projectId, userId: randomUUID(), fileKey: "TRACEKEY", document })
+      const userId = randomUUID()
+      const credential = yield* Effect.promise(() => userToken(userId))
+      const body = JSON.stringify({ projectId, userId, fileKey: "TRACEKEY", document })
       const timestamp = String(Math.floor(Date.now() / 1000))
       const response = yield* Effect.promise(() =>
         fetch(`${service.baseUrl}/functions/v1/figma-plugin`, {
@@ -115,6 +119,7 @@ layer(TestLayer, { excludeTestServices: true, timeout: Duration.seconds(60) })("
             "content-type": "application/json",
             "x-cogo-timestamp": timestamp,
             "x-cogo-signature": `v1=${figmaPluginSignature(pluginSecret, timestamp, body)}`,
+            authorization: `Bearer ${credential}`,
             traceparent: `00-${traceId}-${callerSpanId}-01`
           }
         }))
@@ -172,14 +177,14 @@ layer(TestLayer, { excludeTestServices: true, timeout: Duration.seconds(60) })("
   it.effect("trace endpoints answer bad ids with 400 and unknown traces with 404 problem+json", () =>
     Effect.gen(function*() {
       const service = yield* RunningServiceTag
-      const bad = yield* Effect.promise(() => fetch(`${service.baseUrl}/traces/not-a-trace`))
+      const bad = yield* Effect.promise(() => operatorGet(service, `/traces/not-a-trace`))
       assert.strictEqual(bad.status, 400)
-      const missing = yield* Effect.promise(() => fetch(`${service.baseUrl}/traces/${randomHex(16)}`))
+      const missing = yield* Effect.promise(() => operatorGet(service, `/traces/${randomHex(16)}`))
       assert.strictEqual(missing.status, 404)
       const body = yield* Effect.promise(() => missing.json() as Promise<{ status: number; type: string }>)
       assert.strictEqual(body.status, 404)
       assert.match(body.type, /trace-not-found$/)
-      const badLimit = yield* Effect.promise(() => fetch(`${service.baseUrl}/traces?limit=0`))
+      const badLimit = yield* Effect.promise(() => operatorGet(service, `/traces?limit=0`))
       assert.strictEqual(badLimit.status, 400)
     }))
 })

@@ -1,5 +1,5 @@
 /**
- * Operating the projection (service role only): dead letters (list, retry), recorded conflicts, outbox lag.
+ * Operating the projection (operators only: the service role or COGO_OPERATOR_TOKEN): dead letters (list, retry), recorded conflicts, outbox lag.
  * `GET /projection/dead-letters`, `POST /projection/dead-letters/:id/retry`, `GET /projection/conflicts`,
  * `GET /projection/lag`.
  */
@@ -8,7 +8,7 @@ import { HttpApiEndpoint, HttpApiGroup } from "effect/http-api"
 import { Uuid } from "../../domain/cqrs/ProjectUpdate.ts"
 import { NotFound } from "../../domain/platform/Problem.ts"
 import { DeadLetter, ProjectionConflict } from "../../projection/ProjectionAdmin.ts"
-import { ServiceRoleAuthentication } from "../../services/auth/Auth.ts"
+import { OperatorAuthentication } from "../observability/OperatorAuth.ts"
 
 const Id = Schema.NumberFromString.check(Schema.isInt(), Schema.isGreaterThanOrEqualTo(1))
 
@@ -39,4 +39,4 @@ export class ProjectionApi extends HttpApiGroup.make("projection").add(
     success: Schema.Struct({ conflicts: Schema.Array(ProjectionConflict) })
   }),
   HttpApiEndpoint.get("lag", "/projection/lag", { success: OutboxLagStatus })
-).middleware(ServiceRoleAuthentication) {}
+).middleware(OperatorAuthentication) {}

@@ -1,7 +1,9 @@
 /**
  * Tracing for the whole process. Every span effect creates (`Effect.fn`, `Effect.withSpan`, the HTTP server
- * span, sql-pg query spans) goes through one `Tracer` that
- * - exports it over OTLP/HTTP (effect's built-in `OtlpTracer`) when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, and
+ * span, sql-pg query spans) goes through one `Tracer` (`TelemetryTracer.ts`: redaction, semantic-convention
+ * span names, idle background polls dropped) that
+ * - exports it over OTLP/HTTP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, with effect's native exporter or the
+ *   OpenTelemetry SDK (`COGO_TRACER`, see `ExportingTracer.ts`), and
  * - records it, once finished, in a bounded in-process store: at most `TRACES_MAX` request/job traces and
  *   `TRACES_MAX_BACKGROUND` traces of background loops (separate budgets, so pollers cannot evict requests),
  *   each with at most `TRACES_MAX_SPANS_PER_TRACE` spans, none older than `TRACES_RETENTION` (least recently
@@ -18,14 +20,14 @@
  * themselves, so tracing can never flood `cogo.bus_events`.
  */
 import { Cause, Config, Context, Duration, Effect, Exit, Layer, Metric, Option, PubSub, Queue, Schedule, Tracer } from "effect"
-import { FetchHttpClient, HttpMiddleware, type HttpServerRequest } from "effect/http"
-import { OtlpExporter, OtlpSerialization, OtlpTracer } from "effect/observability"
+import { Headers, HttpMiddleware, type HttpServerRequest, UrlParams } from "effect/http"
 import type { SpanRecord, TraceDetail, TraceSummary } from "../../domain/observability/Observability.ts"
 import { formatTraceparent } from "../../domain/platform/Traceparent.ts"
-import { AppConfig } from "../platform/AppConfig.ts"
 import { Database, DbRole } from "../platform/Database.ts"
 import { EventBus } from "../platform/EventBus.ts"
-import { serviceVersion } from "../platform/Version.ts"
+import { exportingTracer } from "./ExportingTracer.ts"
+import { redactedHeaders, redactedQueryParams, redactText } from "./Redaction.ts"
+import { makeTelemetryTracer } from "./TelemetryTracer.ts"
 
 export const spansRecorded = Metric.counter("trace_spans_recorded_total", {
   description: "Finished spans recorded in the in-process trace store",
@@ -87,7 +89,7 @@ const spanStatus = (exit: Exit.Exit<unknown, unknown>): Pick<SpanRecord, "status
   if (Exit.isSuccess(exit)) return { status: "ok", error: null }
   if (Cause.hasInterruptsOnly(exit.cause)) return { status: "interrupted", error: null }
   const first = Cause.prettyErrors(exit.cause)[0]
-  return { status: "error", error: first === undefined ? "error" : `${first.name}: ${first.message}` }
+  return { status: "error", error: first === undefined ? "error" : redactText(`${first.name}: ${first.message}`) }
 }
 
 /** The finished span as stored and served (ended spans only). */
@@ -193,50 +195,10 @@ export const makeTraceStore = (limits: TraceStoreLimits, now: () => number = Dat
   return { record, get, recent, has: (traceId: string) => traces.has(traceId), stats: () => ({ traces: traces.size, recorded, dropped }) }
 }
 
-/** A span that behaves exactly like the exporter's span and reports itself to `onEnd` when it ends. */
-class RecordingSpan implements Tracer.Span {
-  readonly _tag = "Span"
-  constructor(readonly inner: Tracer.Span, private readonly onEnd: (span: Tracer.Span) => void) {}
-  get name() { return this.inner.name }
-  get spanId() { return this.inner.spanId }
-  get traceId() { return this.inner.traceId }
-  get parent() { return this.inner.parent }
-  get annotations() { return this.inner.annotations }
-  get status() { return this.inner.status }
-  get attributes() { return this.inner.attributes }
-  get links() { return this.inner.links }
-  get sampled() { return this.inner.sampled }
-  get kind() { return this.inner.kind }
-  end(endTime: bigint, exit: Exit.Exit<unknown, unknown>): void {
-    if (this.inner.status._tag === "Ended") return
-    this.inner.end(endTime, exit)
-    this.onEnd(this.inner)
-  }
-  attribute(key: string, value: unknown): void { this.inner.attribute(key, value) }
-  event(name: string, startTime: bigint, attributes?: Record<string, unknown>): void {
-    this.inner.event(name, startTime, attributes)
-  }
-  addLinks(links: ReadonlyArray<Tracer.SpanLink>): void { this.inner.addLinks(links) }
-}
-
 /** An entry span ended: its trace, as far as this process saw it. */
 export interface FinishedTrace {
   readonly summary: TraceSummary
   readonly traceparent: string
-}
-
-/**
- * Whether a span belongs to a request or job (its local root is an entry span) or to a background loop: the
- * two kinds are kept in separate stores, so busy pollers cannot evict the traces people look for.
- */
-const isBackground = (span: Tracer.AnySpan): boolean => {
-  let current: Tracer.AnySpan = span
-  for (let depth = 0; depth < 256; depth++) {
-    if (current._tag === "ExternalSpan") return false
-    if (Option.isNone(current.parent)) return !(current.kind === "server" || current.kind === "consumer")
-    current = current.parent.value
-  }
-  return true
 }
 
 /**
@@ -247,12 +209,6 @@ const isEntrySpan = (span: Tracer.Span) =>
   Option.isSome(span.parent)
     ? span.parent.value._tag === "ExternalSpan"
     : span.kind === "server" || span.kind === "consumer"
-
-/** The OTLP traces URL: the base endpoint plus `/v1/traces` (as the OTel exporter spec says), unless given. */
-const otlpTracesUrl = (endpoint: URL): string => {
-  const base = endpoint.toString().replace(/\/+$/, "")
-  return base.endsWith("/v1/traces") ? base : `${base}/v1/traces`
-}
 
 export class Telemetry extends Context.Service<Telemetry, {
   readonly trace: (traceId: string) => Effect.Effect<Option.Option<TraceDetail>>
@@ -266,7 +222,6 @@ export class Telemetry extends Context.Service<Telemetry, {
   /** Provides `Telemetry` and installs its tracer (and the untraced paths) for everything above it. */
   static readonly layer = Layer.effectContext(
     Effect.gen(function*() {
-      const config = yield* AppConfig
       const retention = yield* Config.Duration("TRACES_RETENTION").pipe(Config.withDefault(Duration.hours(1)))
       const maxSpansPerTrace = yield* Config.Int("TRACES_MAX_SPANS_PER_TRACE").pipe(Config.withDefault(1000))
       const entryStore = makeTraceStore({
@@ -281,29 +236,16 @@ export class Telemetry extends Context.Service<Telemetry, {
         maxSpansPerTrace,
         retention
       })
-      const exportInterval = yield* Config.Int("OTEL_BSP_SCHEDULE_DELAY").pipe(Config.withDefault(5000))
       const finished = yield* PubSub.sliding<FinishedTrace>(256)
-      const flusher = yield* Effect.provide(Effect.service(OtlpExporter.Flusher), OtlpExporter.layerFlusher)
-      const exportUrl = Option.map(config.otlpEndpoint, otlpTracesUrl)
+      const exporting = yield* exportingTracer
 
-      const inner = Option.isSome(exportUrl)
-        ? yield* OtlpTracer.make({
-          url: exportUrl.value,
-          resource: { serviceName: config.serviceName, serviceVersion },
-          exportInterval: Duration.millis(exportInterval)
-        }).pipe(
-          Effect.provideService(OtlpExporter.Flusher, flusher),
-          Effect.provide([OtlpSerialization.layerJson, FetchHttpClient.layer])
-        )
-        : Tracer.nativeTracer
-
-      const onEnd = (span: Tracer.Span) => {
+      const onEnd = (span: Tracer.Span, background: boolean) => {
         if (!span.sampled) return
         const record = toSpanRecord(span)
         if (record === undefined) return
-        const store = isBackground(span) ? backgroundStore : entryStore
+        const store = background ? backgroundStore : entryStore
         // A lone query of a background loop (a root span without children) is noise, not a trace worth keeping.
-        if (Option.isNone(span.parent) && store === backgroundStore && !store.has(span.traceId)) return
+        if (Option.isNone(span.parent) && background && !store.has(span.traceId)) return
         store.record(record)
         if (!isEntrySpan(span)) return
         const detail = store.get(span.traceId)
@@ -311,12 +253,7 @@ export class Telemetry extends Context.Service<Telemetry, {
         const { spans: _spans, ...summary } = detail
         PubSub.publishUnsafe(finished, { summary, traceparent: formatTraceparent(span) })
       }
-      const tracer = Tracer.make({
-        span(options) {
-          return new RecordingSpan(inner.span(options), onEnd)
-        },
-        context: inner.context
-      })
+      const tracer = makeTelemetryTracer(exporting.tracer, onEnd)
 
       // Store statistics become metrics once a second (span ends are synchronous and must stay cheap).
       let reported = { recorded: 0, dropped: 0 }
@@ -334,7 +271,9 @@ export class Telemetry extends Context.Service<Telemetry, {
         reported = stats
       }).pipe(Effect.repeat(Schedule.spaced("1 second")), Effect.withTracerEnabled(false), Effect.forkScoped)
 
-      if (Option.isSome(exportUrl)) yield* Effect.logInfo(`exporting traces over OTLP/HTTP to ${exportUrl.value}`)
+      if (Option.isSome(exporting.exportUrl)) {
+        yield* Effect.logInfo(`exporting traces over OTLP/HTTP to ${exporting.exportUrl.value} (COGO_TRACER=${exporting.kind})`)
+      }
 
       const telemetry = Telemetry.of({
         trace: (traceId) => Effect.sync(() => Option.fromUndefinedOr(entryStore.get(traceId) ?? backgroundStore.get(traceId))),
@@ -347,11 +286,13 @@ export class Telemetry extends Context.Service<Telemetry, {
               : entryStore.recent(limit)
           ),
         finished,
-        flush: flusher.flush
+        flush: exporting.flush
       })
       return Context.make(Telemetry, telemetry).pipe(
         Context.add(Tracer.Tracer, tracer),
-        Context.add(HttpMiddleware.TracerDisabledWhen, isUntracedRequest)
+        Context.add(HttpMiddleware.TracerDisabledWhen, isUntracedRequest),
+        Context.add(Headers.CurrentRedactedNames, redactedHeaders),
+        Context.add(UrlParams.CurrentRedactedNames, [...UrlParams.CurrentRedactedNames.defaultValue(), ...redactedQueryParams])
       )
     })
   )

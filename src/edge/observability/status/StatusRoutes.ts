@@ -4,18 +4,24 @@
  * committed (debounced by 250 ms) and at least every 2 s. A snapshot holds key metrics, live and recent jobs,
  * alert states and the recent traces; the page fetches `/traces/:id` for the waterfall of a selected trace.
  * These routes are not traced themselves (see Telemetry), so watching the page does not fill the trace store.
+ * The page itself holds no data and is served to anyone; its data (snapshot, stream, traces) needs an
+ * operator credential as a bearer token (see OperatorAccess), which the page takes from its URL fragment
+ * (`/status#token=...`, never sent to the server) or a prompt, and keeps in the tab's sessionStorage.
  */
 import { Effect, Layer, Option, Stream } from "effect"
 import { HttpRouter, HttpServerResponse } from "effect/http"
 import { SqlClient } from "effect/sql/SqlClient"
 import * as fs from "node:fs"
 import type { AlertState, TraceSummary } from "../../../domain/observability/Observability.ts"
+import type { Forbidden, Unauthorized } from "../../../domain/platform/Problem.ts"
 import { parseTraceparent } from "../../../domain/platform/Traceparent.ts"
 import { Alerts, metricValue } from "../../../services/observability/Alerts.ts"
 import { Database, DbRole } from "../../../services/platform/Database.ts"
 import { Notifications } from "../../../services/platform/Notifications.ts"
 import { Telemetry } from "../../../services/observability/Telemetry.ts"
 import { sseFrame, sseResponse } from "../../http/sse.ts"
+import { problemResponse } from "../../../services/platform/problemResponse.ts"
+import { requireOperator } from "../OperatorAuth.ts"
 
 export interface StatusJob {
   readonly id: string
@@ -112,6 +118,8 @@ const snapshot = Effect.gen(function*() {
   } satisfies StatusSnapshot
 }).pipe(Effect.withTracerEnabled(false))
 
+const refused = (error: Unauthorized | Forbidden) => Effect.succeed(problemResponse(error))
+
 const pageHtml = fs.readFileSync(new URL("./status.html", import.meta.url), "utf8")
 
 export const StatusRoutesLive = Layer.mergeAll(
@@ -119,13 +127,15 @@ export const StatusRoutesLive = Layer.mergeAll(
     contentType: "text/html; charset=utf-8",
     headers: { "cache-control": "no-cache", "content-security-policy": "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'" }
   })),
-  HttpRouter.add("GET", "/status/snapshot", () =>
-    snapshot.pipe(
+  HttpRouter.add("GET", "/status/snapshot", (request) =>
+    requireOperator(request).pipe(
+      Effect.andThen(snapshot),
       Effect.map((body) => HttpServerResponse.jsonUnsafe(body)),
-      Effect.catchTag("SqlError", Effect.die)
+      Effect.catchTags({ SqlError: Effect.die, Unauthorized: refused, Forbidden: refused })
     )),
-  HttpRouter.add("GET", "/status/stream", () =>
+  HttpRouter.add("GET", "/status/stream", (request) =>
     Effect.gen(function*() {
+      yield* requireOperator(request)
       const notifications = yield* Notifications
       const context = yield* Effect.context<SqlClient | Database | Alerts | Telemetry>()
       const triggers = Stream.merge(
@@ -141,5 +151,5 @@ export const StatusRoutesLive = Layer.mergeAll(
         )
       )
       return sseResponse(frames)
-    }))
+    }).pipe(Effect.catchTags({ Unauthorized: refused, Forbidden: refused })))
 )
