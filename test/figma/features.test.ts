@@ -18,17 +18,20 @@ describe("figma -> UUI -> COGO, per feature", () => {
       position: { x: 0, y: 0 }
     })
     expect(uuiNode(document, "2:10")).toMatchObject({
-      layout: { mode: "horizontal", gap: 8, mainAlign: "spaceBetween", crossAlign: "center" },
+      layout: { mode: "horizontal", mainAlign: "spaceBetween", crossAlign: "center" },
       padding: { top: 2, right: 4, bottom: 2, left: 4 }
     })
+    // itemSpacing 8 is ignored under SPACE_BETWEEN, as in Figma (issue 14, defect 3).
+    expect(uuiNode(document, "2:10")).not.toHaveProperty("layout.gap")
     const cogo = toCogo("auto-layout.json").document
     expect(chain(widgetById(cogo.roots, "2:1"))).toBe("Positioned>ClipRRect>Container>Stack")
     expect(chain(widgetById(cogo.roots, "2:10"))).toBe("Container>Row")
     expect(widgetById(cogo.roots, "2:10")).toMatchObject({
       width: "infinity",
       padding: { top: 2, right: 4, bottom: 2, left: 4 },
-      child: { type: "Row", spacing: 8, mainAxisAlignment: "spaceBetween", crossAxisAlignment: "center" }
+      child: { type: "Row", mainAxisAlignment: "spaceBetween", crossAxisAlignment: "center" }
     })
+    expect(widgetById(cogo.roots, "2:10")).not.toHaveProperty("child.spacing")
   })
 
   it("hug / fill / fixed sizing per axis", () => {

@@ -60,7 +60,8 @@ const decodeFigmaNodes = makeDecoder(FigmaNodesResponse, "figma")
 const decodeFigmaEntry = makeDecoder(FigmaNodeEntry, "figma")
 const decodeFigmaNode = makeDecoder(FigmaNode, "figma")
 const decodeUui = makeDecoder(UuiDocument, "uui")
-const decodeCogo = makeDecoder(CogoDocument, "cogo")
+/** Validates a COGO UI JSON document (the preview renders it as is). */
+export const decodeCogo = makeDecoder(CogoDocument, "cogo")
 
 const NO_TABLES = { components: {}, componentSets: {}, styles: {} }
 

@@ -17,7 +17,12 @@ export const commonFields = (node: FigmaNode, parent: ParentContext, context: Co
   const { warn } = context
   warnUnsupportedNodeFeatures(node, warn)
   const box = boxOf(node)
-  const width = axisSizing(node, "horizontal", parent, box)
+  const sizedWidth = axisSizing(node, "horizontal", parent, box)
+  // A FILL child of a wrapping row shares its line with the others in Figma; a wrap cannot express that
+  // (fill would take a whole line), so it keeps the width Figma gave it.
+  const fillInWrap = parent.layout === "wrap" && node.layoutPositioning !== "ABSOLUTE" && sizedWidth.mode === "fill"
+  if (fillInWrap) warn(node.id, "layout-fill-in-wrap", "fill width in a wrapping row kept at its current width")
+  const width: typeof sizedWidth = fillInWrap ? { mode: "fixed", size: box?.width ?? 0 } : sizedWidth
   const height = axisSizing(node, "vertical", parent, box)
   if (box === undefined && (width.mode === "fixed" || height.mode === "fixed")) {
     warn(node.id, "size-missing", "fixed size without size or absoluteBoundingBox: sized 0")

@@ -122,7 +122,13 @@ export const layoutOf = (node: FigmaNode, warn: Warn): Layout => {
       runAlign: node.counterAxisAlignContent === "SPACE_BETWEEN" ? ("spaceBetween" as const) : undefined
     })
   }
-  return compact({ mode: mode === "VERTICAL" ? ("vertical" as const) : ("horizontal" as const), gap, mainAlign, crossAlign })
+  // SPACE_BETWEEN distributes the free space; Figma ignores itemSpacing there (it only shows when switching back).
+  return compact({
+    mode: mode === "VERTICAL" ? ("vertical" as const) : ("horizontal" as const),
+    gap: mainAlign === "spaceBetween" ? undefined : gap,
+    mainAlign,
+    crossAlign
+  })
 }
 
 export const paddingOf = (node: FigmaNode): Sides | undefined => {
