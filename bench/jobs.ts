@@ -25,6 +25,7 @@ import { JobQueue } from "../src/services/jobs/JobQueue.ts"
 import { Migrations } from "../src/services/platform/Migrations.ts"
 import { Notifications } from "../src/services/platform/Notifications.ts"
 import { Orchestrator } from "../src/services/jobs/Orchestrator.ts"
+import { DatabaseClientLive } from "../src/layers/DatabaseLive.ts"
 
 interface Options {
   readonly jobs: number
@@ -76,7 +77,7 @@ const cogoPlatform = (url: string, options: Options) => {
     Layer.provideMerge(Notifications.layer),
     Layer.provideMerge(Migrations.layer({ run: true })),
     Layer.provideMerge(Database.layer),
-    Layer.provideMerge(Database.clientLayer),
+    Layer.provideMerge(DatabaseClientLive),
     Layer.provideMerge(AppConfig.layer),
     Layer.provideMerge(ConfigProvider.layer(ConfigProvider.fromEnvRecord(env)))
   )

@@ -29,6 +29,7 @@ import { Notifications } from "../src/services/platform/Notifications.ts"
 import { Outbox } from "../src/services/cqrs/Outbox.ts"
 import { ProjectCommands } from "../src/services/cqrs/ProjectCommands.ts"
 import { fmt, printTable, summarize } from "./_table.ts"
+import { DatabaseClientLive } from "../src/layers/DatabaseLive.ts"
 
 interface Options {
   readonly updates: number | undefined
@@ -76,7 +77,7 @@ const platform = (env: Record<string, string>) =>
     Layer.provideMerge(Notifications.layer),
     Layer.provideMerge(Migrations.layer({ run: true })),
     Layer.provideMerge(Database.layer),
-    Layer.provideMerge(Database.clientLayer),
+    Layer.provideMerge(DatabaseClientLive),
     Layer.provideMerge(AppConfig.layer.pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromEnvRecord({ LOG_LEVEL: "Warn", ...env })))))
   )
 

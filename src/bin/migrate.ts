@@ -5,6 +5,7 @@ import { AppConfig } from "../services/platform/AppConfig.ts"
 import { Database } from "../services/platform/Database.ts"
 import { Migrations } from "../services/platform/Migrations.ts"
 import { describeStartupFailure } from "../services/platform/StartupFailure.ts"
+import { DatabaseClientLive } from "../layers/DatabaseLive.ts"
 
 Effect.gen(function*() {
   const state = yield* Migrations
@@ -15,7 +16,7 @@ Effect.gen(function*() {
   Effect.provide(
     Migrations.layer({ run: true }).pipe(
       Layer.provideMerge(Database.layer),
-      Layer.provideMerge(Database.clientLayer),
+      Layer.provideMerge(DatabaseClientLive),
       Layer.provideMerge(AppConfig.layer)
     )
   ),

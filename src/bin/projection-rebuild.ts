@@ -9,7 +9,7 @@ import { PlatformLive } from "../layers/Main.ts"
 import { ProjectionApplier } from "../projection/Applier.ts"
 import { ProjectionAdmin } from "../projection/ProjectionAdmin.ts"
 import { AppConfig } from "../services/platform/AppConfig.ts"
-import { LoggingLive } from "../services/platform/Logging.ts"
+import { LoggingLive } from "../layers/LoggingLive.ts"
 import { describeStartupFailure } from "../services/platform/StartupFailure.ts"
 
 class UsageError extends Schema.TaggedError<UsageError>()("UsageError", { message: Schema.String }) {}

@@ -9,7 +9,7 @@ import { PlatformLive } from "../layers/Main.ts"
 import { ProjectionApplier } from "../projection/Applier.ts"
 import { ProjectionWorker } from "../projection/ProjectionWorker.ts"
 import { AppConfig } from "../services/platform/AppConfig.ts"
-import { LoggingLive } from "../services/platform/Logging.ts"
+import { LoggingLive } from "../layers/LoggingLive.ts"
 import { describeStartupFailure } from "../services/platform/StartupFailure.ts"
 
 const WorkerProcessLive = ProjectionWorker.layer.pipe(

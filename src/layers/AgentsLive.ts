@@ -12,14 +12,17 @@ import { ExecutorAgent, ProjectToolsLive } from "../services/agents/ExecutorAgen
 import { IndexingAgent } from "../services/agents/IndexingAgent.ts"
 import { JobQueue } from "../services/jobs/JobQueue.ts"
 import { Llm } from "../services/agents/Llm.ts"
+import { LlmTools } from "../services/agents/LlmTools.ts"
+import { ProjectTools } from "../services/agents/tools/ProjectTools.ts"
 import { Orchestrator } from "../services/jobs/Orchestrator.ts"
 import { ResearchAgent } from "../services/agents/ResearchAgent.ts"
 
-export const AgentsLive = Layer.mergeAll(IndexingAgent.jobs, ResearchAgent.jobs, ExecutorAgent.jobs, ProjectToolsLive).pipe(
+export const AgentsLive = Layer.mergeAll(...IndexingAgent.jobs, ResearchAgent.jobs, ExecutorAgent.jobs, ProjectToolsLive).pipe(
   Layer.provideMerge(ExecutorAgent.layer),
+  Layer.provideMerge(ProjectTools.layer),
   Layer.provideMerge(ResearchAgent.layer),
   Layer.provideMerge(IndexingAgent.layer),
-  Layer.provideMerge(Layer.mergeAll(Llm.layer, Embeddings.layer)),
+  Layer.provideMerge(Layer.mergeAll(Llm.layer, LlmTools.layer, Embeddings.layer)),
   Layer.provideMerge(Breakers.layer),
   Layer.provideMerge(Orchestrator.layer),
   Layer.provideMerge(JobQueue.layer)

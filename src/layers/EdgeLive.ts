@@ -4,7 +4,7 @@
  * routes (SSE, PostgREST subset) with the global middleware (CORS, body caps, idempotency).
  */
 import { Layer } from "effect"
-import { AuthLive } from "../services/auth/Auth.ts"
+import { Auth, AuthenticationLive, ServiceRoleAuthenticationLive } from "../services/auth/Auth.ts"
 import { ChatSessions } from "../services/chat/ChatSessions.ts"
 import { ChatTurn } from "../services/chat/ChatTurn.ts"
 import { ToolApproval } from "../services/chat/ToolApproval.ts"
@@ -23,6 +23,9 @@ import { RealtimeRoutesLive } from "../edge/realtime/RealtimeRoutes.ts"
 export const selfManagedIdempotencyPaths = [
   "/functions/v1/chat", "/functions/v1/chat-gateway", "/functions/v1/figma-plugin", /^\/functions\/v1\/projects\/[^/]+\/plugin-tokens$/
 ]
+
+/** Both auth middlewares over the Auth service (needs Database + config). */
+const AuthLive = Layer.mergeAll(AuthenticationLive, ServiceRoleAuthenticationLive).pipe(Layer.provideMerge(Auth.layer))
 
 export const EdgeServicesLive = Layer.mergeAll(
   Idempotency.layer({ selfManagedPaths: selfManagedIdempotencyPaths }),

@@ -11,33 +11,31 @@ import { Api } from "../edge/Api.ts"
 import { EdgeHandlersLive, EdgeRoutesLive, EdgeServicesLive } from "./EdgeLive.ts"
 import { FigmaCompatLive } from "../edge/figma/FigmaCompatLive.ts"
 import { FigmaPluginLive } from "../edge/figma/FigmaPluginLive.ts"
+import { PluginTokensLive } from "../edge/figma/PluginTokensLive.ts"
 import { HealthLive } from "../edge/health/HealthLive.ts"
 import { ObservabilityHandlersLive, ObservabilityRoutesLive, ObservabilityServicesLive } from "./ObservabilityLive.ts"
 import { ProblemJsonMiddleware } from "../edge/http/ProblemJson.ts"
 import { ProjectionLive } from "../edge/projection/ProjectionLive.ts"
+import { PreviewRoutesLive } from "../edge/preview/PreviewRoutes.ts"
+import { PagePreview } from "../services/preview/PagePreview.ts"
 import { ProjectionApplier } from "../projection/Applier.ts"
 import { ProjectionAdmin } from "../projection/ProjectionAdmin.ts"
 import { ProjectionWorker } from "../projection/ProjectionWorker.ts"
 import { AppConfig } from "../services/platform/AppConfig.ts"
 import { Database } from "../services/platform/Database.ts"
 import { EventBus } from "../services/platform/EventBus.ts"
-import { FigmaImportLive } from "../services/figma/FigmaImport.ts"
+import { FigmaImport } from "../services/figma/FigmaImport.ts"
+import { PluginTokens } from "../services/auth/PluginTokens.ts"
 import { createWarmServer } from "../services/platform/HttpServerWarmup.ts"
-import { LoggingLive } from "../services/platform/Logging.ts"
-import { HttpMetricsMiddleware, MetricsServerLive, routeLabel } from "../services/observability/Metrics.ts"
-import { Migrations } from "../services/platform/Migrations.ts"
+import { LoggingLive } from "./LoggingLive.ts"
+import { HttpMetricsMiddleware, routeLabel } from "../services/observability/Metrics.ts"
+import { MetricsServerLive } from "./MetricsServerLive.ts"
 import { Notifications } from "../services/platform/Notifications.ts"
 import { Outbox } from "../services/cqrs/Outbox.ts"
 import { ProjectCommands } from "../services/cqrs/ProjectCommands.ts"
 import { Telemetry } from "../services/observability/Telemetry.ts"
 import { AgentsLive } from "./AgentsLive.ts"
-
-/** Database client for the configured backend, the Database service, and migrations applied. */
-export const DatabaseLive = Layer.unwrap(Effect.map(Effect.service(AppConfig), (config) =>
-  Migrations.layer({ run: config.migrateOnStart }).pipe(
-    Layer.provideMerge(Database.layer),
-    Layer.provideMerge(Database.clientLayer)
-  )))
+import { DatabaseLive } from "./DatabaseLive.ts"
 
 /** Platform services over the database: one LISTEN connection, the event bus. */
 export const PlatformLive = EventBus.layer.pipe(
@@ -51,11 +49,15 @@ export const CqrsLive = Layer.mergeAll(ProjectCommands.layer, ProjectionWorker.l
   Layer.provideMerge(Outbox.layer)
 )
 
+/** The `figma.import` job kind over its service (needs the Orchestrator). */
+const FigmaImportLive = FigmaImport.jobs.pipe(Layer.provide(FigmaImport.layer))
+
 /**
  * Everything the handlers need, built once and shared by both servers: edge and observability services and
  * the Figma import job kind, over the agents (job queue, orchestrator, LLM...), over CQRS, over the platform.
  */
 export const ServicesLive = Layer.mergeAll(EdgeServicesLive, ObservabilityServicesLive, FigmaImportLive).pipe(
+  Layer.provideMerge(PluginTokens.layer),
   Layer.provideMerge(AgentsLive),
   Layer.provideMerge(CqrsLive),
   Layer.provideMerge(PlatformLive)
@@ -64,7 +66,7 @@ export const ServicesLive = Layer.mergeAll(EdgeServicesLive, ObservabilityServic
 /** The API routes: every HttpApi group, OpenAPI, docs, raw (SSE, status) routes and global middleware. */
 export const ApiRoutes = Layer.mergeAll(
   HttpApiBuilder.layer(Api, { openapiPath: "/openapi.json" }).pipe(
-    Layer.provide([HealthLive, ProjectionLive, EdgeHandlersLive, ObservabilityHandlersLive, FigmaCompatLive, FigmaPluginLive]),
+    Layer.provide([HealthLive, ProjectionLive, EdgeHandlersLive, ObservabilityHandlersLive, FigmaCompatLive, FigmaPluginLive, PluginTokensLive]),
     Layer.provide(HttpApiMiddleware.layerProblemDetails({ includeDetails: true }))
   ),
   HttpApiScalar.layer(Api, { path: "/docs" }),
@@ -72,6 +74,7 @@ export const ApiRoutes = Layer.mergeAll(
   ProblemJsonMiddleware,
   EdgeRoutesLive,
   ObservabilityRoutesLive,
+  PreviewRoutesLive.pipe(Layer.provide(PagePreview.layer)),
   // Unknown paths get a problem+json 404 like every other error.
   HttpRouter.add("*", "/*", (request) =>
     Effect.succeed(HttpServerResponse.jsonUnsafe(problem(404, "not-found", "Not Found", `no route for ${request.method} ${routeLabel(request.url)}`), {

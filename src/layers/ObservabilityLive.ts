@@ -3,6 +3,7 @@
  * group handlers (traces, alerts, artifacts) and the raw routes (status page).
  */
 import { Layer } from "effect"
+import { FetchHttpClient } from "effect/http"
 import { Alerts } from "../services/observability/Alerts.ts"
 import { Artifacts } from "../services/observability/Artifacts.ts"
 import { DatabaseMetricsLive } from "../services/observability/DatabaseMetrics.ts"
@@ -10,7 +11,7 @@ import { JobQueue } from "../services/jobs/JobQueue.ts"
 import { Telemetry } from "../services/observability/Telemetry.ts"
 import { AlertsLive } from "../edge/observability/AlertsLive.ts"
 import { ArtifactFilesRoute, ArtifactsLive } from "../edge/observability/ArtifactsLive.ts"
-import { StatusRoutesLive } from "../edge/observability/status/StatusRoutes.ts"
+import { statusRoutes } from "../edge/observability/status/StatusRoutes.ts"
 import { Auth } from "../services/auth/Auth.ts"
 import { OperatorAccess } from "../services/observability/OperatorAccess.ts"
 import { OperatorAuthenticationLive } from "../edge/observability/OperatorAuth.ts"
@@ -25,8 +26,8 @@ const ArtifactServicesLive = Artifacts.jobRecorderLayer.pipe(Layer.provideMerge(
  */
 const OperatorAccessLive = OperatorAuthenticationLive.pipe(Layer.provideMerge(OperatorAccess.layer), Layer.provide(Auth.layer))
 
-export const ObservabilityServicesLive = Layer.mergeAll(Alerts.layer, ArtifactServicesLive, Telemetry.eventsLayer, DatabaseMetricsLive, OperatorAccessLive)
+export const ObservabilityServicesLive = Layer.mergeAll(Alerts.layer.pipe(Layer.provide(FetchHttpClient.layer)), ArtifactServicesLive, Telemetry.eventsLayer, DatabaseMetricsLive, OperatorAccessLive)
 
 export const ObservabilityHandlersLive = Layer.mergeAll(TracesLive, AlertsLive, ArtifactsLive)
 
-export const ObservabilityRoutesLive = Layer.mergeAll(ArtifactFilesRoute, StatusRoutesLive)
+export const ObservabilityRoutesLive = Layer.mergeAll(ArtifactFilesRoute, ...statusRoutes)

@@ -10,6 +10,7 @@ import { JobQueue } from "../../src/services/jobs/JobQueue.ts"
 import { Notifications } from "../../src/services/platform/Notifications.ts"
 import { Orchestrator } from "../../src/services/jobs/Orchestrator.ts"
 import { configLayer, TestDatabaseLive } from "../support/TestDatabase.ts"
+import { DatabaseClientLive } from "../../src/layers/DatabaseLive.ts"
 
 /** Fast timings so retries, polls and leases take milliseconds. */
 export const fastJobsEnv: Record<string, string> = {
@@ -49,6 +50,6 @@ export const jobsLayerFromEnv = (env: Record<string, string>) =>
     Layer.provideMerge(Notifications.layer),
     Layer.provideMerge(Migrations.layer({ run: true })),
     Layer.provideMerge(Database.layer),
-    Layer.provideMerge(Database.clientLayer),
+    Layer.provideMerge(DatabaseClientLive),
     Layer.provideMerge(configLayer(env))
   )

@@ -11,13 +11,14 @@ import { EventBus } from "../../src/services/platform/EventBus.ts"
 import { JobQueue } from "../../src/services/jobs/JobQueue.ts"
 import { Notifications } from "../../src/services/platform/Notifications.ts"
 import { Orchestrator } from "../../src/services/jobs/Orchestrator.ts"
+import { DatabaseClientLive } from "../../src/layers/DatabaseLive.ts"
 
 const WorkerLive = Orchestrator.layer.pipe(
   Layer.provideMerge(JobQueue.layer),
   Layer.provideMerge(EventBus.layer),
   Layer.provideMerge(Notifications.layer),
   Layer.provideMerge(Database.layer),
-  Layer.provideMerge(Database.clientLayer),
+  Layer.provideMerge(DatabaseClientLive),
   Layer.provide(AppConfig.layer)
 )
 

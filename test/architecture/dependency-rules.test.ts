@@ -78,21 +78,8 @@ describe("dependency rules (dependency-cruiser)", () => {
   })
 })
 
-/**
- * Layer composition outside the composition root, as found on 2026-11 (issue 10). These files belong to other
- * capabilities' owners; each entry is to be moved into src/layers and then removed from this list (the test
- * fails on a stale entry, so the list only shrinks).
- */
-const knownComposers: ReadonlyArray<string> = [
-  "src/edge/observability/status/StatusRoutes.ts",
-  "src/services/agents/IndexingAgent.ts",
-  "src/services/auth/Auth.ts",
-  "src/services/figma/FigmaImport.ts",
-  "src/services/observability/Alerts.ts",
-  "src/services/observability/Metrics.ts",
-  "src/services/platform/Database.ts",
-  "src/services/platform/Logging.ts"
-]
+/** Files outside src/layers allowed to compose layers: none (issue 10 moved the last ones into src/layers). */
+const knownComposers: ReadonlyArray<string> = []
 
 const sourcesUnder = (dir: string): ReadonlyArray<string> =>
   readdirSync(join(root, dir), { recursive: true, encoding: "utf8" })

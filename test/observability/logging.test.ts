@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Config, Console, Effect, Layer, Option, Redacted } from "effect"
 import { ConfigProvider } from "effect"
 import { AppConfig } from "../../src/services/platform/AppConfig.ts"
-import { LoggingLive } from "../../src/services/platform/Logging.ts"
+import { LoggingLive } from "../../src/layers/LoggingLive.ts"
 import { Telemetry } from "../../src/services/observability/Telemetry.ts"
 import { otlpReceiver } from "./support.ts"
 

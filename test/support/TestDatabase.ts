@@ -8,6 +8,7 @@ import { ConfigProvider, Effect, Layer, Redacted } from "effect"
 import { AppConfig } from "../../src/services/platform/AppConfig.ts"
 import { Database } from "../../src/services/platform/Database.ts"
 import { Migrations } from "../../src/services/platform/Migrations.ts"
+import { DatabaseClientLive } from "../../src/layers/DatabaseLive.ts"
 
 export const templateDatabase = "cogo_test_template"
 
@@ -40,7 +41,7 @@ export const migrateTemplate = (url: string) =>
     yield* adminQuery(url, `CREATE DATABASE ${templateDatabase}`)
     yield* Effect.scoped(Layer.build(
       Migrations.layer({ run: true }).pipe(
-        Layer.provide(Database.clientLayer),
+        Layer.provide(DatabaseClientLive),
         Layer.provide(configLayer({ DATABASE_URL: withDatabase(url, templateDatabase), DATABASE_POOL_MAX: "2" }))
       )
     ))
@@ -72,6 +73,6 @@ export const TestDatabaseLive = (env: Record<string, string> = {}) =>
   Layer.unwrap(Effect.map(testDatabaseEnv(env), (fullEnv) =>
     Migrations.layer({ run: true }).pipe(
       Layer.provideMerge(Database.layer),
-      Layer.provideMerge(Database.clientLayer),
+      Layer.provideMerge(DatabaseClientLive),
       Layer.provideMerge(configLayer(fullEnv))
     )))

@@ -98,27 +98,27 @@ export class IndexingAgent extends Context.Service<IndexingAgent, {
 }>()("cogo/IndexingAgent") {
   static readonly layer = Layer.effect(IndexingAgent, Effect.suspend(() => makeIndexingAgent))
 
-  /** The "index.documents" and "index.project" job kinds. */
-  static readonly jobs = Layer.unwrap(Effect.gen(function*() {
-    const indexing = yield* IndexingAgent
-    return Layer.mergeAll(
-      Orchestrator.handler({
-        kind: JobKinds.indexDocuments,
-        payload: IndexDocumentsPayload,
-        concurrency: 2,
-        timeout: "10 minutes",
-        run: (payload, job) =>
-          Effect.tap(indexing.index(vectorScope(payload.projectId, payload.ownerId), payload.documents), (report) => job.progress({ indexed: report }))
-      }),
-      Orchestrator.handler({
-        kind: JobKinds.indexProject,
-        payload: IndexProjectPayload,
-        concurrency: 1,
-        timeout: "10 minutes",
-        run: (payload, job) => Effect.tap(indexing.indexProject(payload.projectId), (report) => job.progress({ indexed: report }))
-      })
-    )
-  }))
+  /** The "index.documents" and "index.project" job kinds (merged with the other kinds in src/layers). */
+  static readonly jobs = [
+    Orchestrator.handler({
+      kind: JobKinds.indexDocuments,
+      payload: IndexDocumentsPayload,
+      concurrency: 2,
+      timeout: "10 minutes",
+      run: (payload, job) =>
+        Effect.flatMap(Effect.service(IndexingAgent), (indexing) =>
+          Effect.tap(indexing.index(vectorScope(payload.projectId, payload.ownerId), payload.documents), (report) => job.progress({ indexed: report })))
+    }),
+    Orchestrator.handler({
+      kind: JobKinds.indexProject,
+      payload: IndexProjectPayload,
+      concurrency: 1,
+      timeout: "10 minutes",
+      run: (payload, job) =>
+        Effect.flatMap(Effect.service(IndexingAgent), (indexing) =>
+          Effect.tap(indexing.indexProject(payload.projectId), (report) => job.progress({ indexed: report })))
+    })
+  ] as const
 }
 
 const makeIndexingAgent = Effect.gen(function*() {

@@ -243,6 +243,4 @@ export const ServiceRoleAuthenticationLive = Layer.effect(
     }))
 )
 
-/** Both middlewares and the Auth service, for `Main.ts` (needs Database + config). */
-export const AuthLive = Layer.mergeAll(AuthenticationLive, ServiceRoleAuthenticationLive).pipe(Layer.provideMerge(Auth.layer))
 

@@ -320,5 +320,3 @@ export class FigmaImport extends Context.Service<FigmaImport, {
   })
 }
 
-/** The `figma.import` kind registered with its service (for src/layers/Main.ts; needs the Orchestrator). */
-export const FigmaImportLive = FigmaImport.jobs.pipe(Layer.provide(FigmaImport.layer))

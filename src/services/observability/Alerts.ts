@@ -10,7 +10,7 @@
  * signals only the replica's own metrics) and publishes its own transitions.
  */
 import { Cause, Config, Context, Duration, Effect, Layer, Metric, Option, Ref, Schedule } from "effect"
-import { FetchHttpClient, HttpClient, HttpClientRequest } from "effect/http"
+import { HttpClient, HttpClientRequest } from "effect/http"
 import { SqlClient } from "effect/sql/SqlClient"
 import type { AlertSeverity, AlertState } from "../../domain/observability/Observability.ts"
 import { Database, DbRole } from "../platform/Database.ts"
@@ -274,5 +274,5 @@ export class Alerts extends Context.Service<Alerts, {
 
         return Alerts.of({ current, evaluate })
       })
-    ).pipe(Layer.provide(FetchHttpClient.layer))
+    )
 }

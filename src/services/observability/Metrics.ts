@@ -3,13 +3,10 @@
  * `/metrics`). Metrics are effect `Metric`s: adding one is `Metric.counter("name", {...})` next to the code
  * it measures plus `Metric.update`; everything registered shows up here without further wiring.
  */
-import { NodeHttpServer } from "@effect/platform-node"
-import { Effect, Layer, Metric } from "effect"
+import { Effect, Metric } from "effect"
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { PrometheusMetrics } from "effect/observability"
-import { createWarmServer } from "../platform/HttpServerWarmup.ts"
 import { monitorEventLoopDelay } from "node:perf_hooks"
-import { AppConfig } from "../platform/AppConfig.ts"
 
 /** Buckets in seconds, from sub-millisecond to tens of seconds. */
 export const latencyBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
@@ -66,10 +63,9 @@ const scrapeProcessMetrics = (delay: ReturnType<typeof monitorEventLoopDelay>) =
     delay.reset()
   })
 
-/** The metrics server: its own port, so scraping never competes with the public API's routes or auth. */
-export const MetricsServerLive = Layer.unwrap(
-  Effect.gen(function*() {
-    const config = yield* AppConfig
+
+/** The metrics server's routes (`GET /metrics`, `GET /`); samples event-loop delay while its scope lives. */
+export const metricsRoutes = Effect.gen(function*() {
     const delay = monitorEventLoopDelay({ resolution: 10 })
     delay.enable()
     yield* Effect.addFinalizer(() => Effect.sync(() => delay.disable()))
@@ -80,8 +76,5 @@ export const MetricsServerLive = Layer.unwrap(
         return HttpServerResponse.text(body, { contentType: "text/plain; version=0.0.4; charset=utf-8" })
       }))
     const healthRoute = HttpRouter.add("GET", "/", HttpServerResponse.text("cogo metrics: GET /metrics\n"))
-    return HttpRouter.serve(Layer.mergeAll(metricsRoute, healthRoute), { disableLogger: true }).pipe(
-      Layer.provide(NodeHttpServer.layer(createWarmServer, { port: config.metricsPort, host: config.host }))
-    )
+    return [metricsRoute, healthRoute] as const
   })
-)

@@ -12,7 +12,6 @@ import { Context, Effect, Layer, Option, Redacted, Schema } from "effect"
 import type { SqlClient } from "effect/sql/SqlClient"
 import { isSqlError, type SqlError } from "effect/sql/SqlError"
 import { AppConfig, type Backend } from "./AppConfig.ts"
-import { EmbeddedPostgres } from "./EmbeddedPostgres.ts"
 
 /** The database roles the service switches to per unit of work (created by migration 0001). */
 export const DbRole = {
@@ -58,31 +57,6 @@ export class Database extends Context.Service<Database, {
   /** Fails with `NotInTransaction` unless called inside a transaction (guards outbox/job appends). */
   readonly requireTransaction: (operation: string) => Effect.Effect<void, NotInTransaction>
 }>()("cogo/Database") {
-  /** The `PgClient`/`SqlClient` layer for the configured backend. */
-  static readonly clientLayer = Layer.unwrap(
-    Effect.gen(function*() {
-      const config = yield* AppConfig
-      const common = {
-        maxConnections: config.databasePoolMax,
-        applicationName: "cogo",
-        transformJson: false
-      }
-      if (Option.isSome(config.databaseUrl)) {
-        return PgClient.layer({ ...common, url: config.databaseUrl.value })
-      }
-      return Layer.unwrap(Effect.map(Effect.service(EmbeddedPostgres), (embedded) =>
-        PgClient.layer({
-          ...common,
-          // Statement names are per backend and PGlite is one backend shared by every pooled connection.
-          prepare: false,
-          ssl: false,
-          username: "postgres",
-          database: "postgres",
-          stream: embedded.connect
-        }))).pipe(Layer.provide(EmbeddedPostgres.layer(config.dataDir)))
-    })
-  )
-
   static readonly layer = Layer.effect(
     Database,
     Effect.gen(function*() {
@@ -185,3 +159,9 @@ export const classifySqlError = (error: SqlError): SqlErrorClass => {
 
 /** `classifySqlError` for any value (a defect, a wrapped failure): undefined when it is not a SqlError. */
 export const classifyDatabaseFailure = (value: unknown): SqlErrorClass | undefined => isSqlError(value) ? classifySqlError(value) : undefined
+
+/** The SQLSTATE and the server's message fields of a SqlError (undefined when it carries no SQLSTATE). */
+export const sqlStateOf = (error: SqlError): { readonly code: string; readonly message: string; readonly details: string | null; readonly hint: string | null } | undefined => {
+  const { code, source } = codeOf(error)
+  return code === null ? undefined : { code, message: field(source, "message") ?? error.message, details: field(source, "detail"), hint: field(source, "hint") }
+}

@@ -20,13 +20,10 @@ export const jsonLogger = Logger.withConsoleLog(Logger.make((options) => {
 /** effect's pretty terminal logger, redacted the same way. */
 const prettyLogger = Logger.withConsoleLog(Logger.map(Logger.formatLogFmt, redactText))
 
-export const LoggingLive = Layer.unwrap(
-  Effect.gen(function*() {
-    const config = yield* AppConfig
-    const logger = config.logFormat === "json" ? jsonLogger : prettyLogger
-    return Layer.mergeAll(
-      Logger.layer([logger, Logger.tracerLogger]),
-      Layer.succeed(References.MinimumLogLevel, config.logLevel)
-    )
-  })
-)
+/** The configured log output (JSON or pretty lines), plus effect's tracer logger (lines as span events). */
+export const loggerLayer = Layer.unwrap(Effect.map(Effect.service(AppConfig), (config) =>
+  Logger.layer([config.logFormat === "json" ? jsonLogger : prettyLogger, Logger.tracerLogger])))
+
+/** The configured minimum level (`LOG_LEVEL`). */
+export const logLevelLayer = Layer.unwrap(Effect.map(Effect.service(AppConfig), (config) =>
+  Layer.succeed(References.MinimumLogLevel, config.logLevel)))

@@ -8,7 +8,7 @@
  * operator credential as a bearer token (see OperatorAccess), which the page takes from its URL fragment
  * (`/status#token=...`, never sent to the server) or a prompt, and keeps in the tab's sessionStorage.
  */
-import { Effect, Layer, Option, Stream } from "effect"
+import { Effect, Option, Stream } from "effect"
 import { HttpRouter, HttpServerResponse } from "effect/http"
 import { SqlClient } from "effect/sql/SqlClient"
 import * as fs from "node:fs"
@@ -122,7 +122,8 @@ const refused = (error: Unauthorized | Forbidden) => Effect.succeed(problemRespo
 
 const pageHtml = fs.readFileSync(new URL("./status.html", import.meta.url), "utf8")
 
-export const StatusRoutesLive = Layer.mergeAll(
+/** The page (static, public) and its operator-only data routes; merged in src/layers. */
+export const statusRoutes = [
   HttpRouter.add("GET", "/status", HttpServerResponse.text(pageHtml, {
     contentType: "text/html; charset=utf-8",
     headers: { "cache-control": "no-cache", "content-security-policy": "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'" }
@@ -152,4 +153,4 @@ export const StatusRoutesLive = Layer.mergeAll(
       )
       return sseResponse(frames)
     }).pipe(Effect.catchTags({ Unauthorized: refused, Forbidden: refused })))
-)
+] as const
