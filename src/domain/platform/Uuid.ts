@@ -16,6 +16,3 @@ export const isUuid = (value: string): boolean => uuidPattern.test(value)
 
 /** Any PostgreSQL uuid in its printed form (see above). */
 export const Uuid = Schema.String.check(Schema.isPattern(uuidPattern, { expected: "a UUID" }))
-
-/** The same Schema under the name the edge uses. */
-export const UuidString = Uuid

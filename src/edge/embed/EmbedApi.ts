@@ -10,7 +10,7 @@ import { Schema } from "effect"
 import { HttpApiEndpoint, HttpApiGroup } from "effect/http-api"
 import { BadRequest, Forbidden, ServiceUnavailable } from "../../domain/platform/Problem.ts"
 import { Authentication } from "../../services/auth/Auth.ts"
-import { UuidString as Uuid } from "../../domain/platform/Uuid.ts"
+import { Uuid } from "../../domain/platform/Uuid.ts"
 import { OpenAiEmbeddingList, OpenAiEmbeddingRequest } from "./openAiEmbeddings.ts"
 
 export const EmbedDocument = Schema.Struct({

@@ -15,7 +15,6 @@ import { Database, DbRole } from "../platform/Database.ts"
 import { IndexingAgent, storageFailed } from "./IndexingAgent.ts"
 import { Orchestrator } from "../jobs/Orchestrator.ts"
 
-export type { EvidenceSource }
 
 /** One merged piece of evidence: overlapping excerpts of the same or different sources become one. */
 export type MergedEvidence = EvidenceItem

@@ -82,8 +82,6 @@ export const EntityCommand = Schema.Union([
   DeleteEntity
 ])
 export type EntityCommand = typeof EntityCommand.Type
-export type UpsertCommand = Exclude<EntityCommand, { readonly _tag: "delete" }>
-export type DeleteCommand = typeof DeleteEntity.Type
 
 /** The state an upsert of `kind` takes: the entity's state with an optional id. */
 export type UpsertInput<K extends EntityKind> = Omit<EntityStateOf[K], "id"> & { readonly id?: string }
