@@ -4,6 +4,7 @@
  * routes (SSE, PostgREST subset) with the global middleware (CORS, body caps, idempotency).
  */
 import { Layer } from "effect"
+import { Conflicts } from "../services/authoring/Conflicts.ts"
 import { Auth, AuthenticationLive, ServiceRoleAuthenticationLive } from "../services/auth/Auth.ts"
 import { ChatSessions } from "../services/chat/ChatSessions.ts"
 import { ChatTurn } from "../services/chat/ChatTurn.ts"
@@ -31,6 +32,7 @@ export const EdgeServicesLive = Layer.mergeAll(
   Idempotency.layer({ selfManagedPaths: selfManagedIdempotencyPaths }),
   Realtime.layer,
   RateLimiter.layer,
+  Conflicts.layer,
   ChatSessions.layer.pipe(Layer.provide(ChatTurn.layer), Layer.provide(ToolApproval.layer))
 ).pipe(Layer.provideMerge(AuthLive))
 

@@ -35,6 +35,7 @@ export const corsAllowedHeaders = [
   "accept-profile",
   "content-profile",
   "prefer",
+  "if-match",
   "range",
   "x-supabase-api-version",
   "x-cogo-timestamp",
@@ -42,6 +43,8 @@ export const corsAllowedHeaders = [
 ]
 export const corsExposedHeaders = [
   "content-range",
+  "etag",
+  "location",
   "retry-after",
   "idempotent-replayed",
   "x-cogo-stream-id",

@@ -1,5 +1,5 @@
 /**
- * A read-only subset of PostgREST at `GET /rest/v1/<table>` over `public.*`, run as the caller under RLS
+ * A subset of PostgREST at `GET /rest/v1/<table>` over `public.*` (writes: writes.ts), run as the caller under RLS
  * (role `authenticated` + `request.jwt.claims`, like PostgREST itself), so `@supabase/supabase-js`
  * `.from(table).select(...)` works against the service (the embedded backend becomes a local Supabase
  * stand-in for the IDE's reads).
@@ -14,74 +14,27 @@
 import { Effect } from "effect"
 import { HttpRouter, HttpServerResponse } from "effect/http"
 import { SqlClient } from "effect/sql/SqlClient"
-import type { Fragment } from "effect/sql/Statement"
 import { Auth, type Principal } from "../../services/auth/Auth.ts"
+import { Conflicts } from "../../services/authoring/Conflicts.ts"
 import { Database, DbRole, inRoleTransaction } from "../../services/platform/Database.ts"
 import { problemResponse } from "../../services/platform/problemResponse.ts"
 import { pgrstError } from "../http/ProblemJson.ts"
-import { type ColumnKind, type Filter, kindOf, parseReadQuery, QueryError, type ReadQuery } from "./query.ts"
+import { parseReadQuery, QueryError, type ReadQuery } from "./query.ts"
+import { ident, loadCatalogue, projectionOf, singleObjectMediaType, whereOf } from "./sql.ts"
+import { addRpcRoutes } from "./rpc.ts"
+import { addWriteRoutes } from "./writes.ts"
 
-export const readableTables = [
-  "projects",
-  "project_members",
-  "pages",
-  "project_pages",
-  "components",
-  "action_flows",
-  "symbols",
-  "themes",
-  "assets"
-] as const
-
-const ident = (name: string) => `"${name.replaceAll("\"", "\"\"")}"`
-
-export const singleObjectMediaType = "application/vnd.pgrst.object+json"
-
-/** `GET /rest/v1/:table` (and the same for HEAD-less clients). */
+/** `GET /rest/v1/:table`, and the writes of writes.ts. */
 export const PostgrestLive = HttpRouter.use(Effect.fn(function*(router) {
   const sql = yield* SqlClient
   const db = yield* Database
   const auth = yield* Auth
 
-  const rows = yield* sql<{ table_name: string; column_name: string; data_type: string }>`
-    SELECT table_name, column_name, data_type FROM information_schema.columns
-    WHERE table_schema = 'public' AND table_name IN ${sql.in([...readableTables])}
-    ORDER BY table_name, ordinal_position`
-  const catalogue = new Map<string, Map<string, ColumnKind>>()
-  for (const row of rows) {
-    const columns = catalogue.get(row.table_name) ?? new Map<string, ColumnKind>()
-    columns.set(row.column_name, kindOf(row.data_type))
-    catalogue.set(row.table_name, columns)
-  }
-
-  const condition = (filter: Filter): Fragment => {
-    const col = sql.unsafe(ident(filter.column))
-    const first = filter.values[0] ?? null
-    switch (filter.op) {
-      case "eq":
-        return sql`${col} = ${first}`
-      case "neq":
-        return sql`${col} <> ${first}`
-      case "gt":
-        return sql`${col} > ${first}`
-      case "gte":
-        return sql`${col} >= ${first}`
-      case "lt":
-        return sql`${col} < ${first}`
-      case "lte":
-        return sql`${col} <= ${first}`
-      case "in":
-        return filter.values.length === 0 ? sql`false` : sql`${col} IN ${sql.in(filter.values as ReadonlyArray<string>)}`
-      case "is":
-        return first === null ? sql`${col} IS NULL` : first === true ? sql`${col} IS TRUE` : sql`${col} IS FALSE`
-    }
-  }
+  const catalogue = yield* loadCatalogue(sql)
 
   const run = (principal: Principal, query: ReadQuery) => {
-    const kinds = catalogue.get(query.table)!
-    const names = query.columns === "*" ? [...kinds.keys()] : query.columns
-    const projection = names.map((name) => kinds.get(name) === "bigint" ? `${ident(name)}::float8 AS ${ident(name)}` : ident(name)).join(", ")
-    const where = query.filters.length === 0 ? sql`` : sql`WHERE ${sql.and(query.filters.map(condition))}`
+    const projection = projectionOf(catalogue.get(query.table)!, query.columns)
+    const where = whereOf(sql, query.filters)
     const orderBy = query.order.length === 0 ? "" : `ORDER BY ${
       query.order.map((o) => `${ident(o.column)} ${o.descending ? "DESC" : "ASC"}${o.nulls === undefined ? "" : ` NULLS ${o.nulls.toUpperCase()}`}`).join(", ")
     }`
@@ -119,4 +72,7 @@ export const PostgrestLive = HttpRouter.use(Effect.fn(function*(router) {
       Effect.catchTag("Unauthorized", (e) => Effect.succeed(problemResponse(e))),
       Effect.catchTag("SqlError", (e) => Effect.die(e))
     ))
+
+  yield* addWriteRoutes(router, { sql, db, auth, catalogue })
+  yield* addRpcRoutes(router, auth, yield* Conflicts)
 }))

@@ -66,7 +66,7 @@ const timePattern = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?
 const numberPattern = /^-?\d{1,30}(?:\.\d{1,30})?(?:[eE][+-]?\d{1,3})?$/
 
 /** Whether `value` is a literal Postgres accepts for a column of `kind` (so a filter never fails in SQL). */
-const validFor = (kind: ColumnKind, value: string): boolean => {
+export const validFor = (kind: ColumnKind, value: string): boolean => {
   switch (kind) {
     case "uuid":
       return uuidPattern.test(value)
@@ -116,27 +116,29 @@ export const parseList = (raw: string): ReadonlyArray<string> | undefined => {
   return values
 }
 
-/** Parses and validates a PostgREST query string against the catalogue. */
-export const parseReadQuery = (catalogue: Catalogue, table: string, params: URLSearchParams): ReadQuery | QueryError => {
-  const columns = catalogue.get(table)
-  if (columns === undefined) return new QueryError("table", `unknown table ${JSON.stringify(table)}`)
-  const column = (parameter: string, name: string) => columns.has(name) ? undefined : new QueryError(parameter, `unknown column ${JSON.stringify(name)}`)
+type Columns = ReadonlyMap<string, ColumnKind>
 
-  let selected: ReadonlyArray<string> | "*" = "*"
+const unknownColumn = (columns: Columns, parameter: string, name: string) =>
+  columns.has(name) ? undefined : new QueryError(parameter, `unknown column ${JSON.stringify(name)}`)
+
+/** `select=a,b` (or `*`, or absent) against the table's columns. */
+export const parseSelect = (columns: Columns, params: URLSearchParams): ReadonlyArray<string> | "*" | QueryError => {
   const select = params.get("select")
-  if (select !== null && select.trim() !== "*" && select.trim() !== "") {
-    const names = select.split(",").map((s) => s.trim())
-    for (const name of names) {
-      const bad = column("select", name)
-      if (bad) return bad
-    }
-    selected = names
+  if (select === null || select.trim() === "*" || select.trim() === "") return "*"
+  const names = select.split(",").map((s) => s.trim())
+  for (const name of names) {
+    const bad = unknownColumn(columns, "select", name)
+    if (bad) return bad
   }
+  return names
+}
 
+/** The filters (`col=op.value`) of a query string; every other parameter is one of `reserved`. */
+export const parseFilters = (columns: Columns, params: URLSearchParams): ReadonlyArray<Filter> | QueryError => {
   const filters: Array<Filter> = []
   for (const [name, raw] of params) {
     if (reserved.has(name)) continue
-    const bad = column(name, name)
+    const bad = unknownColumn(columns, name, name)
     if (bad) return bad
     const kind = columns.get(name)!
     const dot = raw.indexOf(".")
@@ -164,6 +166,18 @@ export const parseReadQuery = (catalogue: Catalogue, table: string, params: URLS
       return new QueryError(name, `unsupported operator ${JSON.stringify(op)} (eq, neq, gt, gte, lt, lte, in, is)`)
     }
   }
+  return filters
+}
+
+/** Parses and validates a PostgREST query string against the catalogue. */
+export const parseReadQuery = (catalogue: Catalogue, table: string, params: URLSearchParams): ReadQuery | QueryError => {
+  const columns = catalogue.get(table)
+  if (columns === undefined) return new QueryError("table", `unknown table ${JSON.stringify(table)}`)
+  const column = (parameter: string, name: string) => unknownColumn(columns, parameter, name)
+  const selected = parseSelect(columns, params)
+  if (selected instanceof QueryError) return selected
+  const filters = parseFilters(columns, params)
+  if (filters instanceof QueryError) return filters
 
   const order: Array<Order> = []
   const orderParam = params.get("order")

@@ -1,0 +1,109 @@
+/**
+ * `npm run bench -- rest [--rows N] [--concurrency C]`
+ *
+ * User writes through `/rest/v1` (the real service, in process: embedded PGlite by default, DATABASE_URL for
+ * PostgreSQL): C concurrent clients each insert single components (POST, `Prefer: return=representation`)
+ * and then patch them with their version (`PATCH ?id=eq.X&version=eq.V`), as the IDE does. Beside it, the
+ * same statements in process (`Database.asUser` with the same claims, the same triggers and RLS), C fibers
+ * at a time. Rows/s, p50/p99 per row and the HTTP/in-process ratio.
+ */
+import { Effect } from "effect"
+import { SqlClient } from "effect/sql/SqlClient"
+import * as jose from "jose"
+import { Database, DbRole } from "../src/services/platform/Database.ts"
+import { fmt, printTable, summarize } from "./_table.ts"
+import { startService } from "./_edge.ts"
+
+const secret = "bench-only-jwt-secret-with-at-least-32-characters"
+const userId = "be000000-0000-4000-8000-0000000000b1"
+
+const option = (args: ReadonlyArray<string>, name: string, fallback: number) => {
+  const index = args.indexOf(`--${name}`)
+  const value = index < 0 ? fallback : Number(args[index + 1])
+  if (!Number.isInteger(value) || value <= 0) throw new Error(`--${name} must be a positive integer`)
+  return value
+}
+
+/** Runs `task(i)` for i < n with `concurrency` workers; per-task milliseconds and the wall time. */
+const measure = async (n: number, concurrency: number, task: (i: number) => Promise<void>) => {
+  const samples: Array<number> = []
+  let next = 0
+  const started = performance.now()
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next < n) {
+      const i = next++
+      const t0 = performance.now()
+      await task(i)
+      samples.push(performance.now() - t0)
+    }
+  }))
+  return { wallMs: performance.now() - started, ...summarize(samples) }
+}
+
+const definition = (label: string) => ({ tree: { type: "Column", id: "root", children: [{ type: "Text", id: "t", data: label }] } })
+
+export const run = async (args: ReadonlyArray<string>) => {
+  const rows = option(args, "rows", 2000)
+  const concurrency = option(args, "concurrency", 16)
+  const service = await startService({ SUPABASE_JWT_SECRET: secret, COGO_AUTH_MODE: "prod", PROJECTION_ENABLED: "false" })
+  try {
+    const token = await new jose.SignJWT({ sub: userId, role: "authenticated", aud: "authenticated" })
+      .setProtectedHeader({ alg: "HS256" }).setIssuedAt().setExpirationTime("1h").sign(new TextEncoder().encode(secret))
+    const inProcess = <A>(effect: Effect.Effect<A, unknown, SqlClient | Database>) => Effect.runPromise(Effect.provide(effect, service.context))
+    const claims = { sub: userId, role: "authenticated", aud: "authenticated" }
+    const [project] = await inProcess(Effect.gen(function*() {
+      const sql = yield* SqlClient
+      const db = yield* Database
+      return yield* db.withRole(DbRole.projector, sql<{ id: string }>`INSERT INTO public.projects (name, owner_id) VALUES ('bench', ${userId}) RETURNING id`)
+    }))
+    const projectId = project!.id
+    const headers = { authorization: `Bearer ${token}`, "content-type": "application/json", prefer: "return=representation" }
+    const httpIds: Array<string> = []
+    const call = async (path: string, method: string, body: unknown) => {
+      const response = await fetch(`${service.url}${path}`, { method, headers, body: JSON.stringify(body) })
+      if (response.status >= 300) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`)
+      return (await response.json()) as Array<{ id: string; version: number }>
+    }
+    const httpInsert = await measure(rows, concurrency, async (i) => {
+      const [row] = await call("/rest/v1/components?select=id,version", "POST", { project_id: projectId, name: `c${i}`, definition: definition(`v${i}`) })
+      httpIds[i] = row!.id
+    })
+    const httpPatch = await measure(rows, concurrency, async (i) => {
+      await call(`/rest/v1/components?id=eq.${httpIds[i]}&version=eq.1&select=id,version`, "PATCH", { definition: definition(`w${i}`) })
+    })
+
+    const inIds: Array<string> = []
+    const statement = <A extends object>(f: (sql: SqlClient) => Effect.Effect<ReadonlyArray<A>, unknown>) =>
+      inProcess(Effect.gen(function*() {
+        const sql = yield* SqlClient
+        const db = yield* Database
+        return yield* db.asUser(claims, f(sql))
+      }))
+    const directInsert = await measure(rows, concurrency, async (i) => {
+      const [row] = await statement((sql) =>
+        sql<{ id: string }>`INSERT INTO public.components (project_id, name, definition)
+          VALUES (${projectId}::uuid, ${`d${i}`}::text, ${JSON.stringify(definition(`v${i}`))}::jsonb) RETURNING id, version::float8 AS version`)
+      inIds[i] = row!.id
+    })
+    const directPatch = await measure(rows, concurrency, async (i) => {
+      await statement((sql) =>
+        sql`UPDATE public.components SET definition = ${JSON.stringify(definition(`w${i}`))}::jsonb
+          WHERE id = ${inIds[i]!} AND version = ${"1"} RETURNING id, version::float8 AS version`)
+    })
+
+    const perSecond = (m: { wallMs: number }) => rows / (m.wallMs / 1000)
+    const line = (name: string, http: Awaited<ReturnType<typeof measure>>, direct: Awaited<ReturnType<typeof measure>>) => [
+      name,
+      fmt(perSecond(http), 0), fmt(http.p50), fmt(http.p99),
+      fmt(perSecond(direct), 0), fmt(direct.p50), fmt(direct.p99),
+      fmt(perSecond(http) / perSecond(direct))
+    ]
+    printTable(
+      `/rest/v1 single-row writes, ${rows} rows, ${concurrency} concurrent clients, ${process.env["DATABASE_URL"] === undefined ? "embedded PGlite" : "PostgreSQL"}`,
+      ["write", "HTTP rows/s", "HTTP p50 ms", "HTTP p99 ms", "in-process rows/s", "in-proc p50 ms", "in-proc p99 ms", "ratio"],
+      [line("insert", httpInsert, directInsert), line("patch (version-guarded)", httpPatch, directPatch)]
+    )
+  } finally {
+    await service.close()
+  }
+}
