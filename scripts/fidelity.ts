@@ -90,6 +90,8 @@ export const expectedBoxes = (input: unknown): ReadonlyArray<Expected> => {
       else if (abs != null && frameAbs != null) box = { x: abs.x - frameAbs.x, y: abs.y - frameAbs.y, width: abs.width, height: abs.height }
       if (box !== undefined) out.push({ id: node.id, name: node.name ?? "", top: frame.id ?? "", box, text: node.type === "TEXT" })
     }
+    // A boolean operation's children are its operands, drawn as one path, not layers of their own.
+    if (node.type === "BOOLEAN_OPERATION") return
     for (const child of node.children ?? []) walk(child, frame, frame === undefined ? undefined : ownTransform, nowRotated)
   }
   for (const document of documentsOf(input)) walk(document, undefined, undefined, false)

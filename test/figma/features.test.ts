@@ -124,7 +124,7 @@ describe("figma -> UUI -> COGO, per feature", () => {
     expect(chain(widgetById(cogo.roots, "5:4"))).toBe("Positioned>ImageFiltered>SizedBox>Image")
   })
 
-  it("vectors: SVG path data from fill and stroke geometry; missing geometry warns", () => {
+  it("vectors: SVG path data from fill and stroke geometry; missing geometry drawn from size, with a warning", () => {
     const { document, warnings } = toUui("vectors.json")
     expect(uuiNode(document, "6:2")).toMatchObject({
       kind: "vector",
@@ -135,8 +135,12 @@ describe("figma -> UUI -> COGO, per feature", () => {
       stroke: { color: "#000000ff", weight: 2, align: "center", dashes: [4, 2] }
     })
     // Figma rotates counter-clockwise; UUI is clockwise positive.
-    expect(uuiNode(document, "6:3")).toMatchObject({ kind: "vector", rotation: -Math.PI / 6, paths: [] })
-    expect(warnings.map((w) => `${w.nodeId} ${w.feature}`)).toEqual(["6:2 stroke-cap", "6:3 vector-geometry-missing"])
+    // A star exported without geometry: five points from the top, stretched to its 24x24 box.
+    expect(uuiNode(document, "6:3")).toMatchObject({
+      kind: "vector", rotation: -Math.PI / 6,
+      paths: [{ data: "M12 0L14.833 9.167L24 9.167L16.584 14.833L19.416 24L12 18.335L4.584 24L7.416 14.833L0 9.167L9.167 9.167Z", fillRule: "nonzero", role: "fill" }]
+    })
+    expect(warnings.map((w) => `${w.nodeId} ${w.feature}`)).toEqual(["6:2 stroke-cap", "6:3 vector-geometry-synthesized"])
     const cogo = toCogo("vectors.json").document
     expect(widgetById(cogo.roots, "6:2")).toMatchObject({ child: { child: { type: "SvgPicture", color: "#008000ff", stroke: { dashPattern: [4, 2] } } } })
     expect(chain(widgetById(cogo.roots, "6:3"))).toBe("Positioned>Transform>SizedBox>SvgPicture")

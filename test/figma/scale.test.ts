@@ -10,12 +10,11 @@ describe("large documents", () => {
     const generated = generateFigmaFile(3_000)
     expect(countNodes(generated)).toBeGreaterThanOrEqual(3_000)
     const input = JSON.parse(JSON.stringify(generated)) as unknown
-    const first = convertFigma(input)
-    const second = convertFigma(input)
-    expect(Result.isSuccess(first)).toBe(true)
-    if (!Result.isSuccess(first) || !Result.isSuccess(second)) return
-    expect(first.success.format).toBe("cogo")
-    expect(Schema.is(CogoDocument)(first.success.document)).toBe(true)
-    expect(JSON.stringify(second.success)).toBe(JSON.stringify(first.success))
+    // Both conversions must succeed: a failure throws here instead of ending the test early.
+    const first = Result.getOrThrow(convertFigma(input))
+    const second = Result.getOrThrow(convertFigma(input))
+    expect(first.format).toBe("cogo")
+    expect(Schema.is(CogoDocument)(first.document)).toBe(true)
+    expect(JSON.stringify(second)).toBe(JSON.stringify(first))
   })
 })

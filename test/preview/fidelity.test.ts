@@ -12,8 +12,10 @@ const hasChromium = fs.existsSync(chromiumPath)
 if (!hasChromium && process.env["CI"]) throw new Error(`${chromiumPath} is required in CI (apt-get install -y chromium)`)
 
 const fixturePath = (name: string) => fileURLToPath(new URL(`../fixtures/figma/${name}`, import.meta.url))
+/** Fixtures whose geometry follows Figma's rules; the other hand-written ones are excluded (docs/preview.md says why). */
+const CONSISTENT_OLDER = ["gradients-nodes.json", "images-shadows.plugin.json", "vectors.json"]
 const fidelityFixtures = fs.readdirSync(fileURLToPath(new URL("../fixtures/figma/", import.meta.url)))
-  .filter((name) => name.startsWith("fidelity-") || name.startsWith("defect-"))
+  .filter((name) => name.startsWith("fidelity-") || name.startsWith("defect-") || CONSISTENT_OLDER.includes(name))
   .map(fixturePath)
 
 describe("fidelity harness", () => {
@@ -38,7 +40,7 @@ describe("fidelity harness", () => {
     const good = reports.filter((r) => !r.file.endsWith("auto-layout.json"))
     const compared = good.reduce((n, r) => n + r.compared, 0)
     const within2 = good.reduce((n, r) => n + r.within2, 0)
-    assert.isAbove(compared, 25)
+    assert.isAbove(compared, 75)
     assert.isAtLeast(within2 / compared, 0.98)
     // auto-layout.json's hand-written boxes do not follow its own auto layout (tags at x=106 in a row starting at 16).
     const off = reports.find((r) => r.file.endsWith("auto-layout.json"))!

@@ -137,6 +137,8 @@ export const CogoSvgPicture = Schema.Struct({
   paths: Schema.Array(VectorPath),
   color: opt(Color),
   gradient: opt(Gradient),
+  /** An image fill clipped to the fill paths, painted above `color` / `gradient`. */
+  image: opt(DecorationImage),
   stroke: opt(Border),
   blendMode: opt(CogoBlendMode),
   theme: opt(TokenRefs)
@@ -173,8 +175,17 @@ const symbolInstanceFields = {
 const screenFields = { ...identity, type: Schema.Literal("Screen") }
 const visibilityFields = { ...identity, type: Schema.Literal("Visibility"), visible: Schema.Boolean }
 const opacityFields = { ...identity, type: Schema.Literal("Opacity"), opacity: Num }
-/** Rotation about the centre, radians clockwise (Flutter `Transform.rotate`). */
-const transformFields = { ...identity, type: Schema.Literal("Transform"), angle: Num }
+/**
+ * About the centre: mirror first (`flipX` about the vertical centre line, `flipY` about the horizontal one), then
+ * rotate by `angle` radians clockwise (Flutter `Transform` with `Matrix4.rotationZ(angle) * diag(-1|1, -1|1)`).
+ */
+const transformFields = {
+  ...identity,
+  type: Schema.Literal("Transform"),
+  angle: opt(Num),
+  flipX: opt(Schema.Literal(true)),
+  flipY: opt(Schema.Literal(true))
+}
 const imageFilteredFields = { ...identity, type: Schema.Literal("ImageFiltered"), blur: Num }
 const backdropFilterFields = { ...identity, type: Schema.Literal("BackdropFilter"), blur: Num }
 const clipRRectFields = { ...identity, type: Schema.Literal("ClipRRect"), borderRadius: opt(Radius) }

@@ -165,6 +165,10 @@ const nodeFields = {
   fillGeometry: opt(Schema.Array(FigmaPath)),
   strokeGeometry: opt(Schema.Array(FigmaPath)),
   arcData: opt(Schema.Struct({ startingAngle: Num, endingAngle: Num, innerRadius: Num })),
+  /** STAR / REGULAR_POLYGON (plugin API names; REST sends them only via plugins): point count, inner radius ratio. */
+  pointCount: opt(Num),
+  innerRadius: opt(Num),
+  booleanOperation: opt(Schema.String),
   backgroundColor: opt(FigmaColor),
   characters: opt(Schema.String),
   style: opt(FigmaTypeStyle),

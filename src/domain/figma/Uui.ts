@@ -166,6 +166,9 @@ const commonFields = {
   hidden: opt(Schema.Literal(true)),
   opacity: opt(Num),
   rotation: opt(Num),
+  /** Mirrored about the vertical (flipX) or horizontal (flipY) centre line, before `rotation` is applied. */
+  flipX: opt(Schema.Literal(true)),
+  flipY: opt(Schema.Literal(true)),
   blendMode: opt(BlendMode),
   width: AxisSizing,
   height: AxisSizing,

@@ -32,6 +32,8 @@ export interface Chain {
   readonly hidden: boolean
   readonly opacity?: number | undefined
   readonly angle?: number | undefined
+  readonly flipX: boolean
+  readonly flipY: boolean
   readonly blur?: number | undefined
   readonly backdrop?: number | undefined
   readonly clip?: CogoClipRRect | undefined
@@ -84,7 +86,7 @@ const mergeBox = (into: Mutable<Box>, add: Box): boolean => {
 const childOf = (widget: CogoWidget): CogoWidget | undefined => ("child" in widget ? widget.child : undefined)
 
 export const foldChain = (root: CogoWidget): Chain => {
-  const chain: Mutable<Omit<Chain, "box" | "nested">> = { screen: false, hidden: false }
+  const chain: Mutable<Omit<Chain, "box" | "nested">> = { screen: false, hidden: false, flipX: false, flipY: false }
   const box: Mutable<Box> = {}
   if (root.id !== undefined) chain.id = root.id
   let stage = -1
@@ -117,6 +119,8 @@ export const foldChain = (root: CogoWidget): Chain => {
         break
       case "Transform":
         chain.angle = widget.angle
+        chain.flipX = widget.flipX === true
+        chain.flipY = widget.flipY === true
         break
       case "ImageFiltered":
         chain.blur = widget.blur

@@ -93,7 +93,12 @@ const effectCss = (chain: Chain): Array<string> => {
   const css: Array<string> = []
   if (chain.hidden) css.push("display:none")
   if (chain.opacity !== undefined) css.push(`opacity:${num(chain.opacity)}`)
-  if (chain.angle !== undefined) css.push(`transform:rotate(${num(chain.angle)}rad)`)
+  const transform = [
+    ...(chain.angle === undefined ? [] : [`rotate(${num(chain.angle)}rad)`]),
+    ...(chain.flipX || chain.flipY ? [`scale(${chain.flipX ? -1 : 1},${chain.flipY ? -1 : 1})`] : [])
+  ]
+  // CSS applies the right-most function first: mirror, then rotate, both about the centre.
+  if (transform.length > 0) css.push(`transform:${transform.join(" ")}`)
   if (chain.blur !== undefined) css.push(`filter:blur(${px(chain.blur / 2)})`)
   if (chain.backdrop !== undefined) css.push(`backdrop-filter:blur(${px(chain.backdrop / 2)})`)
   if (chain.clip !== undefined) {
@@ -212,9 +217,9 @@ const coreOf = (chain: Chain, parent: Parent, ctx: RenderContext): { readonly cs
     }
     case "SvgPicture": {
       const themed = tokenFill(ctx.tokens, core.theme?.fill)
-      const fill = themed ?? { color: core.color, gradient: core.gradient }
+      const fill = { ...(themed ?? { color: core.color, gradient: core.gradient }), image: core.image }
       const blend = blendCss(core.blendMode)
-      return { css: blend === undefined ? [] : [blend], html: svgMarkup(core.paths, fill, core.stroke, sizeOf(chain.box), ctx.nextId) }
+      return { css: blend === undefined ? [] : [blend], html: svgMarkup(core.paths, fill, core.stroke, sizeOf(chain.box), ctx) }
     }
     case "Align": {
       const x = (core.alignment.x + 1) * 50, y = (core.alignment.y + 1) * 50

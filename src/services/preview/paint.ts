@@ -134,14 +134,31 @@ export const strokeOverlay = (border: Border, colorOverride: string | undefined,
   return `<div class="stroke"${styleAttr(style)}></div>`
 }
 
-/** Inline SVG for an SvgPicture: fill paths in the colour/gradient, stroke-geometry paths in the stroke colour. */
+const SVG_IMAGE_FIT = { cover: "xMidYMid slice", contain: "xMidYMid meet", fill: "none", none: "xMidYMid slice" } as const
+
+/** An SVG pattern painting the image (or the neutral placeholder when it has no URL) over the node's box. */
+const imagePattern = (image: DecorationImage, box: BoxSize, id: string, assets: AssetUrls): string => {
+  const url = assets.get(image.imageRef)
+  const opacity = image.opacity === undefined ? "" : ` opacity="${num(image.opacity)}"`
+  if (url === undefined) {
+    return `<pattern id="${id}" patternUnits="userSpaceOnUse" width="12" height="12" patternTransform="rotate(45)"><rect width="6" height="12" fill="#d9dde3"${opacity}/><rect x="6" width="6" height="12" fill="#eceff3"${opacity}/></pattern>`
+  }
+  const w = num(box.width ?? FALLBACK_SIZE), h = num(box.height ?? FALLBACK_SIZE)
+  return `<pattern id="${id}" patternUnits="userSpaceOnUse" width="${w}" height="${h}"><image href="${escapeHtml(url)}" width="${w}" height="${h}" preserveAspectRatio="${SVG_IMAGE_FIT[image.fit]}"${opacity}/></pattern>`
+}
+
+/**
+ * Inline SVG for an SvgPicture: fill paths in the colour/gradient (and the image fill above it, clipped to the
+ * same paths), stroke-geometry paths in the stroke colour.
+ */
 export const svgMarkup = (
   paths: ReadonlyArray<{ readonly data: string; readonly fillRule: "nonzero" | "evenodd"; readonly role: "fill" | "stroke" }>,
-  fill: { readonly color?: string | undefined; readonly gradient?: Gradient | undefined },
+  fill: { readonly color?: string | undefined; readonly gradient?: Gradient | undefined; readonly image?: DecorationImage | undefined },
   stroke: Border | undefined,
   box: BoxSize,
-  nextId: () => string
+  ctx: { readonly nextId: () => string; readonly assets: AssetUrls }
 ): string => {
+  const nextId = ctx.nextId
   let defs = ""
   let fillValue = fill.color === undefined ? (fill.gradient === undefined ? "none" : "") : cssColor(fill.color)
   if (fill.gradient !== undefined) {
@@ -155,6 +172,8 @@ export const svgMarkup = (
       : `<defs><linearGradient id="${id}">${stops}</linearGradient></defs>`
     fillValue = `url(#${id})`
   }
+  const imageId = fill.image === undefined ? undefined : nextId()
+  if (fill.image !== undefined && imageId !== undefined) defs += `<defs>${imagePattern(fill.image, box, imageId, ctx.assets)}</defs>`
   const hasStrokePaths = paths.some((p) => p.role === "stroke")
   const strokeColor = stroke === undefined ? undefined : cssColor(stroke.color)
   const strokeWidth = stroke === undefined ? 0 : typeof stroke.width === "number" ? stroke.width : stroke.width.top
@@ -164,7 +183,9 @@ export const svgMarkup = (
     const strokeAttrs = !hasStrokePaths && strokeColor !== undefined && strokeWidth > 0
       ? ` stroke="${strokeColor}" stroke-width="${num(strokeWidth)}"`
       : ""
-    return `<path d="${d}" fill-rule="${p.fillRule}" fill="${fillValue}"${strokeAttrs}/>`
+    if (imageId === undefined) return `<path d="${d}" fill-rule="${p.fillRule}" fill="${fillValue}"${strokeAttrs}/>`
+    // The image layer sits above the colour/gradient; the stroke is drawn with the top layer.
+    return `<path d="${d}" fill-rule="${p.fillRule}" fill="${fillValue}"/><path d="${d}" fill-rule="${p.fillRule}" fill="url(#${imageId})"${strokeAttrs}/>`
   }).join("")
   const size = `${box.width === undefined ? "" : ` width="${num(box.width)}"`}${box.height === undefined ? "" : ` height="${num(box.height)}"`}`
   return `<svg xmlns="http://www.w3.org/2000/svg"${size} overflow="visible" style="display:block;position:absolute;left:0;top:0">${defs}${body}</svg>`

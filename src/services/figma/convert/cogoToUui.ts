@@ -79,8 +79,10 @@ export const cogoToUui = (document: CogoDocument): Converted<UuiDocument> => {
           widget = widget.child
           continue
         case "Transform":
-          if (draft.rotation !== undefined) return aligned(draft, parent, undefined, widget)
-          draft.rotation = widget.angle
+          if (draft.rotation !== undefined || draft.flipX !== undefined || draft.flipY !== undefined) {
+            return aligned(draft, parent, undefined, widget)
+          }
+          Object.assign(draft, compact({ rotation: widget.angle, flipX: widget.flipX, flipY: widget.flipY }))
           widget = widget.child
           continue
         case "ImageFiltered":

@@ -13,7 +13,7 @@ import { boxOf, layoutOf, paddingOf } from "./figmaToUui/layout.ts"
 import { colorToHex, fillsOf, radiusOf, strokeOf } from "./figmaToUui/paint.ts"
 import { convertShape, convertVector } from "./figmaToUui/shapes.ts"
 import { convertText } from "./figmaToUui/text.ts"
-import { makeStyleRecorder, styleTokens, variableTokens } from "./figmaToUui/tokens.ts"
+import { makeTokenRecorder, missingVariableTokens, styleTokens, variableTokens } from "./figmaToUui/tokens.ts"
 
 /*
  * The Figma -> UUI walker: dispatches each node to its part (figmaToUui/: layout, paint, text, shapes,
@@ -35,15 +35,16 @@ const isMarkedScreen = (node: FigmaNode): boolean => {
 export const figmaToUui = (source: FigmaSource): Converted<UuiDocument> => {
   const warnings: Array<ConversionWarning> = []
   const warn: Warn = (nodeId, feature, action) => { warnings.push({ nodeId, feature, action }) }
-  const styles = makeStyleRecorder()
-  const context: ConversionContext = { source, warn, recordStyle: styles.record }
+  const tokens = makeTokenRecorder()
+  const context: ConversionContext = { source, warn, recordStyle: tokens.record, tokenRefs: tokens.refs }
 
   const convertContainer = (node: FigmaNode, parent: ParentContext): UuiContainer => {
     const layout = layoutOf(node, warn)
     const childParent: ParentContext = {
       layout: layout.mode === "wrap" ? "wrap" : layout.mode,
       box: boxOf(node),
-      isComponentSet: node.type === "COMPONENT_SET"
+      isComponentSet: node.type === "COMPONENT_SET",
+      ...(node.type === "GROUP" ? { group: true as const } : {})
     }
     const base = compact({
       ...commonFields(node, parent, context),
@@ -115,12 +116,13 @@ export const figmaToUui = (source: FigmaSource): Converted<UuiDocument> => {
   }
 
   const roots = source.documents.flatMap(convertRoot)
-  const tokens = [
-    ...styleTokens(source.styles, styles.values, warn),
-    ...(source.variables === undefined ? [] : variableTokens(source.variables, warn))
+  const designTokens = [
+    ...styleTokens(source.styles, tokens.styles, warn),
+    ...(source.variables === undefined ? [] : variableTokens(source.variables, warn)),
+    ...missingVariableTokens(source.variables, tokens.variables, warn)
   ]
   return {
-    value: { schemaVersion: UUI_SCHEMA_VERSION, ...compact({ name: source.name }), roots, tokens },
+    value: { schemaVersion: UUI_SCHEMA_VERSION, ...compact({ name: source.name }), roots, tokens: designTokens },
     warnings
   }
 }

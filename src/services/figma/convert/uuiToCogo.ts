@@ -254,13 +254,13 @@ export const uuiToCogo = (document: UuiDocument): Converted<CogoDocument> => {
 
   const vectorCore = (node: UuiVector, parent: ParentLayout): CogoWidget => {
     const layers = toPaintLayers(node.fills, node.id, warn)
-    if (layers.image !== undefined) warn(node.id, "vector-image-fill", "image fill on a vector dropped")
     if (node.shadows !== undefined) warn(node.id, "vector-shadow", "shadows on a vector dropped (SvgPicture has none)")
     return sized(node, parent, compact({
       type: "SvgPicture" as const,
       paths: node.paths,
       color: layers.color,
       gradient: layers.gradient,
+      image: layers.image,
       stroke: toBorder(node.stroke),
       blendMode: toCogoBlendMode(node.blendMode, node.id, warn),
       theme: node.tokens
@@ -288,7 +288,9 @@ export const uuiToCogo = (document: UuiDocument): Converted<CogoDocument> => {
     }
     if (node.backgroundBlur !== undefined) widget = { type: "BackdropFilter", blur: node.backgroundBlur, child: widget }
     if (node.layerBlur !== undefined) widget = { type: "ImageFiltered", blur: node.layerBlur, child: widget }
-    if (node.rotation !== undefined) widget = { type: "Transform", angle: node.rotation, child: widget }
+    if (node.rotation !== undefined || node.flipX === true || node.flipY === true) {
+      widget = compact({ type: "Transform" as const, angle: node.rotation, flipX: node.flipX, flipY: node.flipY, child: widget })
+    }
     if (node.opacity !== undefined) widget = { type: "Opacity", opacity: node.opacity, child: widget }
     if (node.hidden === true) widget = { type: "Visibility", visible: false, child: widget }
     switch (node.kind) {

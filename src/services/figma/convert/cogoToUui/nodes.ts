@@ -26,6 +26,8 @@ export interface Draft {
   hidden?: true
   opacity?: number
   rotation?: number
+  flipX?: true
+  flipY?: true
   layerBlur?: number
   backgroundBlur?: number
   clip?: { readonly radius?: Radius }
@@ -55,6 +57,8 @@ const commonOf = (draft: Draft, parent: ParentLayout, extraShadows: ReadonlyArra
     hidden: draft.hidden,
     opacity: draft.opacity,
     rotation: draft.rotation,
+    flipX: draft.flipX,
+    flipY: draft.flipY,
     blendMode: fromBlendMode(draft.blendMode),
     width,
     height,

@@ -1,9 +1,8 @@
 import type { FigmaNode } from "../../../../domain/figma/FigmaInput.ts"
 import { compact } from "../compact.ts"
 import { type ConversionContext, EPSILON, lookup, type ParentContext, type Warn } from "./context.ts"
-import { axisSizing, boxOf, limitsOf, positionOf, rotationOf } from "./layout.ts"
+import { axisSizing, boxOf, isFlowChild, limitsOf, orientationOf, positionOf, rotatedSizeAmbiguous } from "./layout.ts"
 import { BLEND_MODES, effectsOf } from "./paint.ts"
-import { tokensOf } from "./tokens.ts"
 
 /** Warns about node features that have no UUI counterpart (pages and drawable nodes alike). */
 export const warnUnsupportedNodeFeatures = (node: FigmaNode, warn: Warn): void => {
@@ -31,19 +30,27 @@ export const commonFields = (node: FigmaNode, parent: ParentContext, context: Co
   if (node.blendMode !== undefined && blend === undefined) {
     warn(node.id, "blend-mode-unknown", `blend mode ${node.blendMode} unknown; normal used`)
   }
-  const rotation = rotationOf(node)
+  const { rotation, flipX, flipY } = orientationOf(node)
+  if (rotatedSizeAmbiguous(node)) {
+    warn(node.id, "rotated-size-ambiguous", "rotated near 45° without size: the bounding box is used as the unrotated size")
+  }
+  if (isFlowChild(node, parent) && Math.abs(Math.sin(rotation)) > EPSILON) {
+    warn(node.id, "rotation-in-auto-layout", "rotated auto-layout child laid out by its unrotated box (Figma uses the rotated bounds)")
+  }
   return compact({
     id: node.id,
     name: node.name,
     hidden: node.visible === false ? (true as const) : undefined,
     opacity: node.opacity !== undefined && node.opacity < 1 ? node.opacity : undefined,
     rotation: Math.abs(rotation) > EPSILON ? rotation : undefined,
+    flipX: flipX ? (true as const) : undefined,
+    flipY: flipY ? (true as const) : undefined,
     blendMode: blend === "normal" ? undefined : blend,
     width,
     height,
     limits: limitsOf(node),
     position: positionOf(node, parent, box, warn),
     ...effectsOf(node, context),
-    tokens: tokensOf(node)
+    tokens: context.tokenRefs(node)
   })
 }

@@ -2,7 +2,7 @@ import type { ConversionWarning } from "../../../../domain/figma/ConversionWarni
 import type {
   FigmaComponentMeta, FigmaLocalVariables, FigmaNode, FigmaStyleMeta
 } from "../../../../domain/figma/FigmaInput.ts"
-import type { DesignToken } from "../../../../domain/figma/Uui.ts"
+import type { DesignToken, TokenRefs } from "../../../../domain/figma/Uui.ts"
 
 /*
  * What the parts of the Figma -> UUI conversion share: the input, the per-conversion state (warnings and the
@@ -37,6 +37,8 @@ export interface ConversionContext {
   readonly source: FigmaSource
   readonly warn: Warn
   readonly recordStyle: RecordStyle
+  /** The node's token references (style ids, bound variables), counted as uses. */
+  readonly tokenRefs: (node: FigmaNode) => TokenRefs | undefined
 }
 
 export interface FigmaBox { readonly x: number; readonly y: number; readonly width: number; readonly height: number }
@@ -46,6 +48,8 @@ export interface ParentContext {
   readonly layout: "root" | "page" | "none" | "horizontal" | "vertical" | "wrap"
   readonly box: FigmaBox | undefined
   readonly isComponentSet: boolean
+  /** A group: its children's relativeTransform is relative to the group's container, not to the group. */
+  readonly group?: true
 }
 
 export const ROOT: ParentContext = { layout: "root", box: undefined, isComponentSet: false }

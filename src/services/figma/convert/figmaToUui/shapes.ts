@@ -3,6 +3,7 @@ import type { UuiNode, VectorPath } from "../../../../domain/figma/Uui.ts"
 import { compact } from "../compact.ts"
 import { commonFields } from "./common.ts"
 import type { ConversionContext, ParentContext } from "./context.ts"
+import { synthesizedPaths } from "./geometry.ts"
 import { fillsOf, radiusOf, strokeOf } from "./paint.ts"
 
 /* Leaf drawables: rectangles and ellipses as shapes, everything path-based as vectors with SVG path data. */
@@ -28,14 +29,12 @@ export const convertVector = (node: FigmaNode, parent: ParentContext, context: C
   }
   addPaths(node.fillGeometry, "fill")
   addPaths(node.strokeGeometry, "stroke")
-  if (paths.length === 0) {
-    context.warn(node.id, "vector-geometry-missing", "no fillGeometry/strokeGeometry (export without geometry=paths): vector has no paths")
-  }
+  const drawn = paths.length > 0 ? paths : synthesizedPaths(node, context.warn)
   const fills = fillsOf(node, context)
   return compact({
     ...commonFields(node, parent, context),
     kind: "vector" as const,
-    paths,
+    paths: drawn,
     fills,
     stroke: strokeOf(node, "center", context)
   })

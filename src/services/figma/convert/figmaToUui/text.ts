@@ -16,6 +16,8 @@ export const convertText = (node: FigmaNode, parent: ParentContext, context: Con
   const baseColor = textColor(node, node.fills, warn)
   const style = compact({ ...textStyle(node.id, node.style ?? {}, warn), color: baseColor })
   recordStyle(node, "text", "text", { textStyle: style })
+  // A text node's colour is its fill: a colour style on it is used (and valued) here, not by fillsOf.
+  if (baseColor !== undefined) recordStyle(node, "fill", "color", baseColor)
   const figmaStyle = node.style ?? {}
   if ((node.lineTypes ?? []).some((t) => t !== "NONE")) warn(node.id, "text-list", "list formatting dropped; plain paragraphs kept")
   return compact({

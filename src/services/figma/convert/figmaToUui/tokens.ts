@@ -9,26 +9,67 @@ import { colorToHex } from "./paint.ts"
  * file's styles (valued by the first node seen using each) and local variables (one value per mode).
  */
 
-type StyleValues = ReadonlyMap<string, { readonly type: DesignToken["type"]; readonly value: StyleValue }>
-
-/** The per-conversion record of style values, filled while nodes are converted and read by `styleTokens`. */
-export const makeStyleRecorder = (): { readonly record: RecordStyle; readonly values: StyleValues } => {
-  const values = new Map<string, { readonly type: DesignToken["type"]; readonly value: StyleValue }>()
-  const record: RecordStyle = (node, slot, type, value) => {
-    const styleId = styleIdOf(node, slot)
-    if (styleId !== undefined && !values.has(styleId)) values.set(styleId, { type, value })
-  }
-  return { record, values }
+interface Usage {
+  /** Nodes referencing the id (style) or binding it (variable). */
+  count: number
+  /** The converted value of the first node that had one. */
+  value?: { readonly type: DesignToken["type"]; readonly value: StyleValue }
 }
 
-export const tokensOf = (node: FigmaNode): TokenRefs | undefined => {
-  const refs = compact({
-    fill: boundColorVariable(node.fills) ?? styleToken(node, "fill"),
-    stroke: boundColorVariable(node.strokes) ?? styleToken(node, "stroke"),
-    text: styleToken(node, "text"),
-    effect: styleToken(node, "effect")
-  })
-  return Object.keys(refs).length > 0 ? refs : undefined
+/**
+ * The per-conversion record of token usage, filled while nodes are converted: how many nodes reference each
+ * style and variable, and the value of the first node using it (a style's value, or a bound variable's
+ * resolved colour, for exports that lack the style table or the variables).
+ */
+export interface TokenRecorder {
+  readonly record: RecordStyle
+  /** The node's token references; counts them as uses. */
+  readonly refs: (node: FigmaNode) => TokenRefs | undefined
+  readonly styles: ReadonlyMap<string, Usage>
+  readonly variables: ReadonlyMap<string, Usage>
+}
+
+export const makeTokenRecorder = (): TokenRecorder => {
+  const styles = new Map<string, Usage>()
+  const variables = new Map<string, Usage>()
+  const usage = (table: Map<string, Usage>, id: string): Usage => {
+    const found = table.get(id)
+    if (found !== undefined) return found
+    const created: Usage = { count: 0 }
+    table.set(id, created)
+    return created
+  }
+  const record: RecordStyle = (node, slot, type, value) => {
+    const styleId = styleIdOf(node, slot)
+    if (styleId === undefined) return
+    const used = usage(styles, styleId)
+    if (used.value === undefined) used.value = { type, value }
+  }
+  const refs = (node: FigmaNode): TokenRefs | undefined => {
+    const use = (id: string | undefined): string | undefined => {
+      if (id !== undefined) usage(styles, id).count++
+      return id === undefined ? undefined : `style:${id}`
+    }
+    const bound = (list: ReadonlyArray<FigmaPaint> | undefined): string | undefined => {
+      const found = boundColorVariable(list)
+      if (found === undefined) return undefined
+      const used = usage(variables, found.id)
+      used.count++
+      if (used.value === undefined && found.color !== undefined) used.value = { type: "color", value: found.color }
+      return `variable:${found.id}`
+    }
+    // A bound variable wins over a style in the same slot, but the style is still used by the node.
+    const fillStyle = use(styleIdOf(node, "fill"))
+    const strokeStyle = use(styleIdOf(node, "stroke"))
+    const result = compact({
+      fill: bound(node.fills) ?? fillStyle,
+      stroke: bound(node.strokes) ?? strokeStyle,
+      text: use(styleIdOf(node, "text")),
+      effect: use(styleIdOf(node, "effect"))
+    })
+    return Object.keys(result).length > 0 ? result : undefined
+  }
+  return { record, refs, styles, variables }
 }
 
 const styleIdOf = (node: FigmaNode, slot: StyleSlot): string | undefined => {
@@ -37,40 +78,83 @@ const styleIdOf = (node: FigmaNode, slot: StyleSlot): string | undefined => {
   return styles[slot] ?? styles[`${slot}s`]
 }
 
-const styleToken = (node: FigmaNode, slot: StyleSlot): string | undefined => {
-  const id = styleIdOf(node, slot)
-  return id === undefined ? undefined : `style:${id}`
-}
-
-const boundColorVariable = (list: ReadonlyArray<FigmaPaint> | undefined): string | undefined => {
+const boundColorVariable = (list: ReadonlyArray<FigmaPaint> | undefined): { readonly id: string; readonly color?: string } | undefined => {
   for (const paint of list ?? []) {
     const id = paint.boundVariables?.color?.id
-    if (id !== undefined) return `variable:${id}`
+    if (id !== undefined) {
+      return paint.color === undefined ? { id } : { id, color: colorToHex(paint.color, paint.opacity ?? 1) }
+    }
   }
   return undefined
 }
 
+const STYLE_TYPES = { TEXT: "text", EFFECT: "effect" } as const
+
+const count = (n: number, what: string): string => `${n} ${what}${n === 1 ? "" : "s"}`
+
+/**
+ * One token per style of the file's style table, plus one per style that nodes reference but the export does
+ * not list (bare-node exports have no table): named by its id, valued from the first node using it.
+ */
 export const styleTokens = (
   styles: Readonly<Record<string, FigmaStyleMeta>>,
-  values: StyleValues,
+  usage: ReadonlyMap<string, Usage>,
   warn: Warn
 ): Array<DesignToken> => {
   const out: Array<DesignToken> = []
   for (const [styleId, meta] of Object.entries(styles)) {
-    const used = values.get(styleId)
+    const used = usage.get(styleId)
     if (meta.styleType === "GRID") {
       warn(styleId, "style-grid", `grid style ${meta.name ?? styleId} not converted`)
       continue
     }
-    if (used === undefined) warn(styleId, "style-unused", `style ${meta.name ?? styleId} is used by no converted node: token has no value`)
+    if (used === undefined || used.count === 0) {
+      warn(styleId, "style-unused", `style ${meta.name ?? styleId} is used by no converted node: token has no value`)
+    } else if (used.value === undefined) {
+      warn(styleId, "style-unvalued", `style ${meta.name ?? styleId} is used by ${count(used.count, "node")}, none with a convertible value: token has no value`)
+    }
     out.push(compact({
       id: `style:${styleId}`,
       name: meta.name ?? styleId,
-      type: used?.type ?? (meta.styleType === "TEXT" ? "text" : meta.styleType === "EFFECT" ? "effect" : "color"),
+      type: used?.value?.type ?? lookup(STYLE_TYPES, meta.styleType) ?? "color",
       collection: "styles",
       description: meta.description !== undefined && meta.description !== "" ? meta.description : undefined,
-      values: used === undefined ? {} : { default: used.value }
+      values: used?.value === undefined ? {} : { default: used.value.value }
     }))
+  }
+  for (const [styleId, used] of usage) {
+    if (Object.hasOwn(styles, styleId) || used.count === 0) continue
+    warn(styleId, "style-meta-missing",
+      `style ${styleId} is used by ${count(used.count, "node")} but the export has no styles entry for it: token named by its id, valued from the first node using it`)
+    out.push({
+      id: `style:${styleId}`,
+      name: styleId,
+      type: used.value?.type ?? "color",
+      collection: "styles",
+      values: used.value === undefined ? {} : { default: used.value.value }
+    })
+  }
+  return out
+}
+
+/** Tokens for variables bound to paints that the export's `variables` do not define: one mode, the resolved colour. */
+export const missingVariableTokens = (
+  variables: FigmaLocalVariables | undefined,
+  usage: ReadonlyMap<string, Usage>,
+  warn: Warn
+): Array<DesignToken> => {
+  const out: Array<DesignToken> = []
+  for (const [variableId, used] of usage) {
+    if (variables !== undefined && Object.hasOwn(variables.variables, variableId)) continue
+    warn(variableId, "variable-missing",
+      `variable ${variableId} is bound by ${count(used.count, "paint")} but the export has no variables entry for it: token named by its id, valued (mode "default") with the colour resolved in the first paint`)
+    out.push({
+      id: `variable:${variableId}`,
+      name: variableId,
+      type: "color",
+      collection: "variables",
+      values: used.value === undefined ? {} : { default: used.value.value }
+    })
   }
   return out
 }
