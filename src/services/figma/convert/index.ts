@@ -13,7 +13,7 @@ import { uuiToCogo } from "./uuiToCogo.ts"
 
 export { cogoToUui } from "./cogoToUui.ts"
 export { type Converted, type FigmaSource, figmaToUui } from "./figmaToUui.ts"
-export { type ImportPlan, importEntityId, planImport, uuidV5 } from "./importPlan.ts"
+export { type ImportPlan, importEntityId, uuidV5 } from "./importPlan.ts"
 export { uuiToCogo } from "./uuiToCogo.ts"
 
 /** `figma-to-cogo` is the figma-compat default; the others are selected by a query parameter. */
