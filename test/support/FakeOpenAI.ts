@@ -5,7 +5,7 @@
  * echoes the last user message ("Echo: ...") in word deltas with usage, and embeddings are deterministic
  * hashed vectors of the requested `dimensions`. Tests script what the next requests get, in order:
  * streamed deltas (optionally slow), an error status (429 with Retry-After, 500, ...), a slow response head,
- * or a stream that breaks mid-way (socket destroyed after some deltas).
+ * a stream that breaks mid-way (socket destroyed after some deltas), or function calls (`kind: "tools"`).
  *
  *   const fake = yield* fakeOpenAI()                       // scoped: closed with the test's scope
  *   fake.scriptChat({ kind: "error", status: 429, retryAfter: "1" }, { kind: "stream", deltas: ["Hi", "!"] })
@@ -25,6 +25,25 @@ export type ChatScript =
   | { readonly kind: "slow"; readonly delayMs: number; readonly then?: ChatScript }
   /** Streams `deltas`, then destroys the socket without finishing the stream. */
   | { readonly kind: "break"; readonly deltas: ReadonlyArray<string> }
+  /**
+   * Function calling: streams optional `text`, then each call (id, name, then its JSON arguments in pieces
+   * of `chunkSize` characters), then finish_reason "tool_calls". Streaming requests only.
+   */
+  | {
+    readonly kind: "tools"
+    /** The calls, or a function of the request (e.g. to use an id a previous tool returned). */
+    readonly calls: ReadonlyArray<ScriptedToolCall> | ((body: Record<string, unknown>) => ReadonlyArray<ScriptedToolCall>)
+    readonly text?: string
+    readonly delayMs?: number
+    readonly chunkSize?: number
+  }
+
+export interface ScriptedToolCall {
+  readonly name: string
+  /** An object is sent as its JSON; a string as is (e.g. invalid JSON). */
+  readonly arguments: unknown
+  readonly id?: string
+}
 
 export type EmbeddingsScript =
   | { readonly kind: "ok" }
@@ -62,6 +81,12 @@ const lastUserContent = (body: Record<string, unknown>): string => {
   return typeof last?.content === "string" ? last.content : ""
 }
 
+/** The parsed contents of the request's tool-result messages, in order (what the tools returned). */
+export const toolResults = (body: Record<string, unknown>): ReadonlyArray<unknown> => {
+  const messages = Array.isArray(body["messages"]) ? body["messages"] as Array<{ role?: string; content?: unknown }> : []
+  return messages.filter((m) => m.role === "tool" && typeof m.content === "string").map((m) => JSON.parse(m.content as string) as unknown)
+}
+
 const echoDeltas = (body: Record<string, unknown>): ReadonlyArray<string> => `Echo: ${lastUserContent(body)}`.match(/\S+\s*/g) ?? []
 
 const countTokens = (text: string) => (text.match(/\S+/g) ?? []).length
@@ -89,6 +114,8 @@ export const startFakeOpenAI = async (options: { readonly apiKey?: string } = {}
         await sleep(step.delayMs)
         if (res.destroyed) return
         return chat(body, res, step.then ?? { kind: "stream", deltas: echoDeltas(body) })
+      case "tools":
+        return streamToolCalls(body, res, step)
       case "stream":
       case "break": {
         const model = typeof body["model"] === "string" ? body["model"] : "fake-model"
@@ -133,6 +160,29 @@ export const startFakeOpenAI = async (options: { readonly apiKey?: string } = {}
         return void res.end()
       }
     }
+  }
+
+  const streamToolCalls = async (body: Record<string, unknown>, res: http.ServerResponse, step: Extract<ChatScript, { kind: "tools" }>) => {
+    const model = typeof body["model"] === "string" ? body["model"] : "fake-model"
+    const id = `chatcmpl-fake-${++sequence}`
+    const created = Math.floor(Date.now() / 1000)
+    res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" })
+    const send = (delta: Record<string, unknown>, finish: string | null) =>
+      res.write(`data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model, choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`)
+    send({ role: "assistant", content: "" }, null)
+    if (step.text !== undefined) send({ content: step.text }, null)
+    const size = step.chunkSize ?? 16
+    const calls = typeof step.calls === "function" ? step.calls(body) : step.calls
+    for (const [index, call] of calls.entries()) {
+      if (step.delayMs !== undefined) await sleep(step.delayMs)
+      if (res.destroyed) return
+      const args = typeof call.arguments === "string" ? call.arguments : JSON.stringify(call.arguments)
+      send({ tool_calls: [{ index, id: call.id ?? `call_${sequence}_${index}`, type: "function", function: { name: call.name, arguments: "" } }] }, null)
+      for (let at = 0; at < args.length; at += size) send({ tool_calls: [{ index, function: { arguments: args.slice(at, at + size) } }] }, null)
+    }
+    send({}, "tool_calls")
+    res.write("data: [DONE]\n\n")
+    res.end()
   }
 
   const embeddings = async (body: Record<string, unknown>, res: http.ServerResponse, step: EmbeddingsScript): Promise<void> => {

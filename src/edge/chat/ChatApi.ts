@@ -7,16 +7,27 @@ import { Schema } from "effect"
 import { HttpApiEndpoint, HttpApiGroup, HttpApiSchema } from "effect/http-api"
 import { BadRequest, Conflict, Forbidden, NotFound, UnprocessableEntity } from "../../domain/platform/Problem.ts"
 import { Authentication } from "../../services/auth/Auth.ts"
-import { UuidString as Uuid } from "../../domain/platform/Uuid.ts"
+import { Uuid } from "../../domain/platform/Uuid.ts"
 
 const problemFields = { type: Schema.String, title: Schema.String, status: Schema.Number, detail: Schema.String }
 
 /** 429 from the gateway's per-user rate limit (the response also carries `Retry-After`). */
 export class TooManyRequests extends Schema.TaggedError<TooManyRequests>()("TooManyRequests", problemFields, { httpApiStatus: 429 }) {}
 
+/** The AI SDK's answer to a `tool-approval-request`, on the tool part it belongs to. */
+export const ToolApprovalAnswer = Schema.Struct({
+  id: Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(200)),
+  approved: Schema.optional(Schema.Boolean),
+  reason: Schema.optional(Schema.String.check(Schema.isMaxLength(2_000)))
+})
+
+/** A message part: text is read, and a tool part's approval answer (other fields are ignored). */
 export const UIMessagePart = Schema.Struct({
   type: Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(100)),
-  text: Schema.optional(Schema.String.check(Schema.isMaxLength(100_000)))
+  text: Schema.optional(Schema.String.check(Schema.isMaxLength(100_000))),
+  toolCallId: Schema.optional(Schema.String.check(Schema.isMaxLength(200))),
+  state: Schema.optional(Schema.String.check(Schema.isMaxLength(50))),
+  approval: Schema.optional(ToolApprovalAnswer)
 })
 
 export const UIMessage = Schema.Struct({

@@ -336,7 +336,7 @@ export const ProjectWriteOutput = Schema.Struct({
   previous: Schema.NullOr(Schema.Struct({ deleted: Schema.Boolean, state: Schema.Unknown }))
 })
 
-const commandError = (tool: string) => (error: ProjectCommandError): AgentError => {
+export const commandError = (tool: string) => (error: ProjectCommandError): AgentError => {
   switch (error._tag) {
     case "ProjectCommandRejected":
       return new InvalidToolInput({ tool, message: `${error.reason}: ${error.message}` })

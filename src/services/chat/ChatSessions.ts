@@ -20,25 +20,10 @@ import { Database, DbRole } from "../platform/Database.ts"
 import { EventBus } from "../platform/EventBus.ts"
 import { type ChatMessage, type ContextDocument, Llm } from "../agents/Llm.ts"
 import { ResearchAgent } from "../agents/ResearchAgent.ts"
+import { ChatTurn } from "./ChatTurn.ts"
+import { type ChatRequest, chatText, type UIChunk } from "./UiMessages.ts"
 
-/** One part of an AI SDK `UIMessage` (only text parts are read; others are ignored). */
-export interface UIMessagePart {
-  readonly type: string
-  readonly text?: string | undefined
-}
-export interface UIMessage {
-  readonly id: string
-  readonly role: "system" | "user" | "assistant"
-  readonly parts: ReadonlyArray<UIMessagePart>
-}
-export interface ChatRequest {
-  readonly id: string
-  readonly messages: ReadonlyArray<UIMessage>
-  readonly projectId?: string | null | undefined
-}
-
-/** A UI message stream chunk (the JSON in each `data:` line); `"[DONE]"` ends the stream. */
-export type UIChunk = { readonly type: string; readonly [field: string]: unknown }
+export type { ChatRequest } from "./UiMessages.ts"
 
 export interface ChatRun {
   readonly id: string
@@ -66,9 +51,6 @@ interface RunState {
 /** The SSE text of one frame. */
 const frameText = (id: number, data: string) => `id: ${id}\ndata: ${data}\n\n`
 
-export const chatText = (message: UIMessage) =>
-  message.parts.filter((p) => p.type === "text" && typeof p.text === "string").map((p) => p.text).join("")
-
 
 export class ChatSessions extends Context.Service<ChatSessions, {
   /** Starts a run in the background; read it with `follow`. */
@@ -77,7 +59,7 @@ export class ChatSessions extends Context.Service<ChatSessions, {
   readonly follow: (runId: string, afterId: number) => Stream.Stream<string>
   /** A run by its id, or the latest run of a chat id; only its owner's. */
   readonly find: (principal: Principal, id: string) => Effect.Effect<Option.Option<ChatRun>>
-  /** Stops generation (an `abort` chunk ends the stream); false when already finished. */
+  /** Stops generation (an `abort` chunk ends the stream), or undoes the run's turn waiting for approval; false otherwise. */
   readonly abort: (runId: string) => Effect.Effect<boolean>
   readonly isActive: (runId: string) => boolean
 }>()("cogo/ChatSessions") {
@@ -86,6 +68,7 @@ export class ChatSessions extends Context.Service<ChatSessions, {
     Effect.gen(function*() {
       const llm = yield* Llm
       const research = yield* ResearchAgent
+      const turn = yield* ChatTurn
       const bus = yield* EventBus
       const db = yield* Database
       const maxFrames = yield* Config.Int("COGO_CHAT_MAX_FRAMES").pipe(Config.withDefault(20_000))
@@ -120,10 +103,21 @@ export class ChatSessions extends Context.Service<ChatSessions, {
               ...(traceparent === undefined ? {} : { traceparent })
             }))).pipe(Effect.ignore)
 
-      const generate = (state: RunState, request: ChatRequest, startedAt: number) =>
+      /** The offline answer's note on a project: it cannot act without a model. */
+      const offlineActingNote = (state: RunState) =>
+        Effect.gen(function*() {
+          const id = `text-${state.run.id}-offline`
+          yield* append(state, { type: "text-start", id })
+          yield* append(state, { type: "text-delta", id, delta: "\n\nChanging the project needs a language model (set OPENAI_API_KEY); offline, I can only answer from its knowledge." })
+          yield* append(state, { type: "text-end", id })
+        })
+
+      const generate = (state: RunState, principal: Principal, request: ChatRequest, startedAt: number) =>
         Effect.gen(function*() {
           const projectId = request.projectId ?? null
-          const messageId = `msg-${state.run.id}`
+          // A request that answers approvals continues the assistant message it ends with (the AI SDK's convention).
+          const last = request.messages.at(-1)
+          const messageId = last?.role === "assistant" ? last.id : `msg-${state.run.id}`
           const messages: Array<ChatMessage> = request.messages
             .map((m) => ({ role: m.role, content: chatText(m) }))
             .filter((m) => m.content !== "")
@@ -132,7 +126,8 @@ export class ChatSessions extends Context.Service<ChatSessions, {
           yield* append(state, { type: "start-step" })
 
           let context: ReadonlyArray<ContextDocument> = []
-          if (projectId !== null) {
+          // A continuation (approval answers) keeps the evidence its turn started with: no new research.
+          if (projectId !== null && last?.role !== "assistant") {
             yield* append(state, { type: "data-progress", id: "research", data: { stage: "research", status: "running" } })
             yield* progress(state, projectId, "research")
             const found = yield* research.retrieve({ projectId, question, k: evidenceK })
@@ -151,24 +146,41 @@ export class ChatSessions extends Context.Service<ChatSessions, {
             yield* append(state, { type: "data-progress", id: "research", data: { stage: "research", status: "done", evidence: context.length } })
           }
 
-          yield* append(state, { type: "data-progress", id: "generate", data: { stage: "generate", status: "running", model: llm.model } })
-          yield* progress(state, projectId, "generate")
-          const textId = `text-${state.run.id}`
-          let first = true
-          yield* llm.streamChat(messages, { context }).pipe(
-            Stream.runForEach((chunk) =>
-              Effect.gen(function*() {
-                if (chunk._tag !== "Delta") return
-                if (first) {
-                  first = false
-                  yield* Metric.update(chatFirstToken, (Date.now() - startedAt) / 1000)
-                  yield* append(state, { type: "text-start", id: textId })
-                }
-                yield* append(state, { type: "text-delta", id: textId, delta: chunk.text })
-              }))
-          )
-          if (!first) yield* append(state, { type: "text-end", id: textId })
-          yield* append(state, { type: "data-progress", id: "generate", data: { stage: "generate", status: "done" } })
+          // Routing: with a model and a project the turn acts (the model/tool loop); otherwise it answers.
+          if (projectId !== null && turn.canAct) {
+            yield* append(state, { type: "data-progress", id: "act", data: { stage: "act", status: "running" } })
+            yield* progress(state, projectId, "act")
+            yield* turn.run({
+              principal,
+              runId: state.run.id,
+              chatId: state.run.chatId,
+              projectId,
+              messages: request.messages,
+              context,
+              emit: (chunk) => append(state, chunk)
+            })
+            yield* append(state, { type: "data-progress", id: "act", data: { stage: "act", status: "done" } })
+          } else {
+            yield* append(state, { type: "data-progress", id: "generate", data: { stage: "generate", status: "running", model: llm.model } })
+            yield* progress(state, projectId, "generate")
+            const textId = `text-${state.run.id}`
+            let first = true
+            yield* llm.streamChat(messages, { context }).pipe(
+              Stream.runForEach((chunk) =>
+                Effect.gen(function*() {
+                  if (chunk._tag !== "Delta") return
+                  if (first) {
+                    first = false
+                    yield* Metric.update(chatFirstToken, (Date.now() - startedAt) / 1000)
+                    yield* append(state, { type: "text-start", id: textId })
+                  }
+                  yield* append(state, { type: "text-delta", id: textId, delta: chunk.text })
+                }))
+            )
+            if (!first) yield* append(state, { type: "text-end", id: textId })
+            yield* append(state, { type: "data-progress", id: "generate", data: { stage: "generate", status: "done" } })
+            if (projectId !== null) yield* offlineActingNote(state)
+          }
           yield* append(state, { type: "finish-step" })
           if (state.frames.length >= maxFrames) {
             yield* append(state, { type: "error", errorText: `the reply exceeded ${maxFrames} frames and was cut` })
@@ -203,7 +215,7 @@ export class ChatSessions extends Context.Service<ChatSessions, {
         runs.set(run.id, state)
         latestByChat.set(`${run.ownerScope}|${run.chatId}`, run.id)
         yield* Metric.update(chatActive, activeCount())
-        state.fiber = yield* FiberSet.run(fibers, generate(state, request, run.createdAt))
+        state.fiber = yield* FiberSet.run(fibers, generate(state, principal, request, run.createdAt))
         return run
       })
 
@@ -234,7 +246,9 @@ export class ChatSessions extends Context.Service<ChatSessions, {
       const abort = (runId: string) =>
         Effect.gen(function*() {
           const state = runs.get(runId)
-          if (state === undefined || state.done || state.fiber === undefined) return false
+          if (state === undefined || state.fiber === undefined) return false
+          // A finished run may have left its turn waiting for approval: aborting undoes that turn.
+          if (state.done) return yield* turn.abandon(state.run.ownerScope, state.run.chatId, runId)
           yield* Fiber.interrupt(state.fiber)
           return true
         })
