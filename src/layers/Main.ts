@@ -24,6 +24,9 @@ import { ProjectionWorker } from "../projection/ProjectionWorker.ts"
 import { AppConfig } from "../services/platform/AppConfig.ts"
 import { Database } from "../services/platform/Database.ts"
 import { EventBus } from "../services/platform/EventBus.ts"
+import { DrainLive, DrainOnShutdownLive } from "../services/platform/Drain.ts"
+import { LeaderLive } from "../services/platform/Leader.ts"
+import { RetentionLive } from "../services/platform/Retention.ts"
 import { FigmaImport } from "../services/figma/FigmaImport.ts"
 import { PluginTokens } from "../services/auth/PluginTokens.ts"
 import { createWarmServer } from "../services/platform/HttpServerWarmup.ts"
@@ -37,8 +40,12 @@ import { Telemetry } from "../services/observability/Telemetry.ts"
 import { AgentsLive } from "./AgentsLive.ts"
 import { DatabaseLive } from "./DatabaseLive.ts"
 
-/** Platform services over the database: one LISTEN connection, the event bus. */
-export const PlatformLive = EventBus.layer.pipe(
+/**
+ * Platform services over the database: one LISTEN connection, the event bus, retention, and the replica's
+ * place among the others (leader election, drain on SIGTERM).
+ */
+export const PlatformLive = Layer.mergeAll(EventBus.layer, RetentionLive).pipe(
+  Layer.provideMerge(Layer.mergeAll(LeaderLive, DrainLive)),
   Layer.provideMerge(Notifications.layer),
   Layer.provideMerge(DatabaseLive)
 )
@@ -98,7 +105,9 @@ const logReady = Effect.gen(function*() {
   }))
 })
 
-export const MainLive = Layer.mergeAll(ApiServerLive, MetricsServerLive).pipe(
+/** The drain's finalizer is registered after both servers start, so on SIGTERM it runs before they close. */
+export const MainLive = DrainOnShutdownLive.pipe(
+  Layer.provideMerge(Layer.mergeAll(ApiServerLive, MetricsServerLive)),
   Layer.provideMerge(ServicesLive),
   Layer.provideMerge(Telemetry.layer),
   Layer.provideMerge(LoggingLive),

@@ -9,6 +9,7 @@ import { Config, Context, Duration, Effect, Layer, Metric, PubSub, Schedule, Str
 import type { SqlError } from "effect/sql/SqlError"
 import { PgClient } from "@effect/sql-pg"
 import { Notifications } from "../services/platform/Notifications.ts"
+import { Drain } from "../services/platform/Drain.ts"
 import { ProjectionApplier } from "./Applier.ts"
 import { madeProgress } from "./summary.ts"
 import { deadLettersParked, outboxOldestPendingAge, outboxPending } from "./ProjectionMetrics.ts"
@@ -48,6 +49,8 @@ const makeWorker = (config: WorkerConfig) =>
     const applier = yield* ProjectionApplier
     const notifications = yield* Notifications
     const sql = yield* PgClient.PgClient
+    // Draining (SIGTERM): no new batches; a batch in flight is one transaction (committed, or rolled back).
+    const shutdown = yield* Drain
 
     const drain = Effect.gen(function*() {
       let decided = 0
@@ -79,6 +82,7 @@ const makeWorker = (config: WorkerConfig) =>
     // once; under a stream of small commits, each batch takes everything committed in the last few ms
     // (a batch costs the same ~9 round trips for 1 update as for 100).
     const untilCaughtUp = (lastStart: { at: number }) => Effect.gen(function*() {
+      if (yield* shutdown.isDraining) return
       const wait = lastStart.at + lingerMillis - performance.now()
       if (wait > 0) yield* Effect.sleep(Duration.millis(wait))
       lastStart.at = performance.now()

@@ -1,8 +1,9 @@
 import { assert, layer } from "@effect/vitest"
-import { Effect, Fiber } from "effect"
+import { Effect, Fiber, Schedule } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
 import { Database, DbRole } from "../../src/services/platform/Database.ts"
 import { EventBus } from "../../src/services/platform/EventBus.ts"
+import { Realtime } from "../../src/services/realtime/Realtime.ts"
 import { baseUrl, EdgeServerLive, userToken } from "./server.ts"
 import { readSse } from "../support/sseClient.ts"
 
@@ -29,7 +30,12 @@ layer(EdgeServerLive(), { excludeTestServices: true })("realtime project streams
 
       const uninterrupted = yield* Effect.promise(() => readSse(streamUrl, { headers }, (frames) => frames.filter(isEvent).length >= total)).pipe(Effect.forkChild)
       const firstPart = yield* Effect.promise(() => readSse(streamUrl, { headers }, (frames) => frames.filter(isEvent).length >= 300)).pipe(Effect.forkChild)
-      yield* Effect.sleep("200 millis")
+      // Both readers are registered (each at its live tail) before the first event is published.
+      const realtime = yield* Realtime
+      yield* Effect.sync(() => realtime.subscriberCount()).pipe(
+        Effect.filterOrFail((n) => n >= 2),
+        Effect.retry(Schedule.spaced("20 millis").pipe(Schedule.upTo({ times: 1500 })))
+      )
       // The burst: 1,000 events in 50 transactions, 4 at a time (ids commit out of order).
       const publisher = yield* Effect.forEach(Array.from({ length: 50 }, (_, b) => b), (batch) =>
         db.withRole(DbRole.agent, Effect.forEach(Array.from({ length: 20 }, (_, i) => i), (i) =>

@@ -38,7 +38,8 @@ export const ChatLive = HttpApiBuilder.group(Api, "chat", Effect.fn(function*(ha
   const sessions = yield* ChatSessions
   const idempotency = yield* Idempotency
   const gatewayLimiter = yield* RateLimiter
-  const chatLimiter = yield* RateLimiter.make({
+  const chatLimiter = yield* RateLimiter.makeShared({
+    name: "chat",
     burst: yield* Config.Int("COGO_CHAT_DIRECT_RATE_BURST").pipe(Config.withDefault(10)),
     perMinute: yield* Config.Int("COGO_CHAT_DIRECT_RATE_PER_MINUTE").pipe(Config.withDefault(30))
   })

@@ -2,6 +2,7 @@
 import { type Duration, Stream } from "effect"
 import * as Sse from "effect/encoding/Sse"
 import { HttpServerResponse } from "effect/http"
+import { endOnDrain } from "../../services/platform/Drain.ts"
 
 /**
  * One SSE frame, written by effect's encoder: multi-line data becomes several `data:` lines, and a frame
@@ -24,9 +25,12 @@ export const lastEventIdOf = (headers: Readonly<Record<string, string | undefine
 export const sseResponse = (frames: Stream.Stream<string>, headers: Record<string, string> = {}) =>
   sseBytesResponse(Stream.encodeText(frames), headers)
 
-/** For frames encoded once and written to many connections (realtime fan-out). */
+/** Sent when the replica starts draining: reconnect after 1 s (to another replica), then the stream ends. */
+const drainFarewell = new TextEncoder().encode(`retry: 1000\n${sseComment("server draining; reconnect with Last-Event-ID")}`)
+
+/** For frames encoded once and written to many connections (realtime fan-out). Ends when the replica drains. */
 export const sseBytesResponse = (frames: Stream.Stream<Uint8Array>, headers: Record<string, string> = {}) =>
-  HttpServerResponse.stream(frames, {
+  HttpServerResponse.stream(endOnDrain(frames, drainFarewell), {
     contentType: "text/event-stream; charset=utf-8",
     headers: { "cache-control": "no-cache, no-transform", "x-accel-buffering": "no", connection: "keep-alive", ...headers }
   })

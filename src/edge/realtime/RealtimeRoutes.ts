@@ -18,6 +18,10 @@ import { uuidPattern } from "../../domain/platform/Uuid.ts"
 const encoder = new TextEncoder()
 const heartbeatBytes = encoder.encode(sseComment("heartbeat"))
 const overflowBytes = encoder.encode(sseFrame({ event: "overflow", data: JSON.stringify({ reason: "client too slow; reconnect with Last-Event-ID" }) }))
+const resetBytes = encoder.encode(sseFrame({
+  event: "reset",
+  data: JSON.stringify({ reason: "events after Last-Event-ID were pruned; reload the state, then reconnect without Last-Event-ID" })
+}))
 /**
  * The SSE bytes of a bus event, encoded once: the hub hands the same item to every subscriber of its
  * project/job, so with N subscribers the JSON and UTF-8 work is done once, not N times.
@@ -60,7 +64,7 @@ export const RealtimeRoutesLive = HttpRouter.use(Effect.fn(function*(router) {
       }
       const events = opened.events.pipe(
         Stream.map((item) =>
-          item._tag === "Event" ? frameOf(item) : item._tag === "Heartbeat" ? heartbeatBytes : overflowBytes),
+          item._tag === "Event" ? frameOf(item) : item._tag === "Heartbeat" ? heartbeatBytes : item._tag === "Reset" ? resetBytes : overflowBytes),
         // A database failure mid-stream ends the stream; the client resumes with Last-Event-ID.
         Stream.catchCause(() => Stream.make(encoder.encode(sseComment("error: stream interrupted, reconnect with Last-Event-ID")))),
         Stream.prepend([encoder.encode(sseComment("connected"))])

@@ -1,10 +1,17 @@
 /**
- * Per-user rate limit of the chat gateway: a token bucket per caller (`COGO_CHAT_RATE_BURST` requests at once,
- * refilled at `COGO_CHAT_RATE_PER_MINUTE`). Kept in memory: each replica limits on its own, so N replicas
- * allow up to N times the rate (documented; a shared limit would need a database round trip per request).
- * Not effect/persistence RateLimiter: its memory store never forgets a key's bucket (memory grows with every
- * caller ever seen, where this one drops full buckets) and it reads the Clock, not an injectable `now`.
+ * Per-user rate limits of the chat endpoints: a token bucket per caller (`burst` requests at once, refilled at
+ * `perMinute`).
+ * - `makeShared` (what the service runs): the bucket lives in Postgres (`cogo.rate_buckets`, migration 0016)
+ *   and is taken with one call of `cogo.take_rate_token` (an upsert that locks the bucket's row), so the limit holds across
+ *   every replica on the database (one round trip per request). While the database cannot be reached the
+ *   replica falls back to its own in-memory bucket (the limit is then per replica, never absent); retention
+ *   prunes buckets idle for long enough to be full again.
+ * - `make`: the same bucket in memory, one per process (tests, and the fallback above). Full buckets are
+ *   dropped every minute, so memory follows active callers only.
+ * Not effect/persistence RateLimiter: its memory store never forgets a key's bucket and it reads the Clock,
+ * not an injectable `now`.
  */
+import { PgClient } from "@effect/sql-pg"
 import { Config, Context, Effect, Layer, Metric, Schedule } from "effect"
 
 export type RateDecision =
@@ -12,17 +19,34 @@ export type RateDecision =
   | { readonly _tag: "Limited"; readonly retryAfterSeconds: number }
 
 const limited = Metric.counter("chat_rate_limited_total", { description: "Chat requests refused with 429", incremental: true })
+const fallbacks = Metric.counter("chat_rate_limit_fallbacks_total", {
+  description: "Rate-limit decisions taken in memory because the shared bucket could not be read",
+  incremental: true
+})
+
+interface RateLimitOptions {
+  readonly burst: number
+  readonly perMinute: number
+  readonly now?: () => number
+}
 
 interface Bucket {
   tokens: number
   updatedAt: number
 }
 
+const decide = (tokensLeft: number, allowed: boolean, perMinute: number): Effect.Effect<RateDecision> => {
+  if (allowed) return Effect.succeed({ _tag: "Allowed", remaining: Math.floor(tokensLeft) })
+  const retryAfterSeconds = Math.max(1, Math.ceil((1 - tokensLeft) * 60 / perMinute))
+  return Effect.as(Metric.update(limited, 1), { _tag: "Limited", retryAfterSeconds } as const)
+}
+
 export class RateLimiter extends Context.Service<RateLimiter, {
   /** Takes one token from `key`'s bucket. */
   readonly take: (key: string) => Effect.Effect<RateDecision>
 }>()("cogo/RateLimiter") {
-  static readonly make = (options: { readonly burst: number; readonly perMinute: number; readonly now?: () => number }) =>
+  /** An in-memory bucket per key, for this process only. */
+  static readonly make = (options: RateLimitOptions) =>
     Effect.gen(function*() {
       const now = options.now ?? Date.now
       const buckets = new Map<string, Bucket>()
@@ -39,12 +63,9 @@ export class RateLimiter extends Context.Service<RateLimiter, {
           const bucket = buckets.get(key) ?? { tokens: options.burst, updatedAt: at }
           buckets.set(key, bucket)
           refill(bucket, at)
-          if (bucket.tokens >= 1) {
-            bucket.tokens -= 1
-            return Effect.succeed<RateDecision>({ _tag: "Allowed", remaining: Math.floor(bucket.tokens) })
-          }
-          const retryAfterSeconds = Math.max(1, Math.ceil((1 - bucket.tokens) / perMs / 1000))
-          return Effect.as(Metric.update(limited, 1), { _tag: "Limited", retryAfterSeconds } as const)
+          const allowed = bucket.tokens >= 1
+          if (allowed) bucket.tokens -= 1
+          return decide(bucket.tokens, allowed, options.perMinute)
         })
 
       // Full buckets carry no information: drop them so memory follows active users only.
@@ -59,12 +80,36 @@ export class RateLimiter extends Context.Service<RateLimiter, {
       return RateLimiter.of({ take })
     })
 
+  /**
+   * A bucket per `name:key` in Postgres, shared by every replica; `name` separates limits that count the
+   * same callers (the gateway's and the direct chat endpoint's).
+   */
+  static readonly makeShared = (options: RateLimitOptions & { readonly name: string }) =>
+    Effect.gen(function*() {
+      const sql = yield* PgClient.PgClient
+      const local = yield* RateLimiter.make(options)
+      const perSecond = options.perMinute / 60
+      const take = (key: string) =>
+        sql<{ tokens: number; allowed: boolean }>`
+          SELECT tokens, allowed FROM cogo.take_rate_token(${`${options.name}:${key}`}, ${options.burst}, ${perSecond})`.pipe(
+          Effect.flatMap(([row]) => row === undefined ? local.take(key) : decide(Number(row.tokens), row.allowed, options.perMinute)),
+          Effect.catchCause((cause) =>
+            Effect.logWarning("shared rate limit unavailable; limiting in this replica", cause).pipe(
+              Effect.andThen(Metric.update(fallbacks, 1)),
+              Effect.andThen(local.take(key))
+            )
+          )
+        )
+      return RateLimiter.of({ take })
+    })
+
+  /** The chat gateway's limit (`COGO_CHAT_RATE_BURST`, `COGO_CHAT_RATE_PER_MINUTE`), shared across replicas. */
   static readonly layer = Layer.effect(
     RateLimiter,
     Effect.gen(function*() {
       const burst = yield* Config.Int("COGO_CHAT_RATE_BURST").pipe(Config.withDefault(10))
       const perMinute = yield* Config.Int("COGO_CHAT_RATE_PER_MINUTE").pipe(Config.withDefault(30))
-      return yield* RateLimiter.make({ burst, perMinute })
+      return yield* RateLimiter.makeShared({ name: "gateway", burst, perMinute })
     })
   )
 }

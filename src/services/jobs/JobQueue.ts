@@ -37,6 +37,8 @@ import { Database, DbRole, type NotInTransaction } from "../platform/Database.ts
 import { eventResult } from "./JobEventResult.ts"
 import { EventBus } from "../platform/EventBus.ts"
 import { channel, Notifications } from "../platform/Notifications.ts"
+import { Drain } from "../platform/Drain.ts"
+import { whenLeader } from "../platform/Leader.ts"
 
 /** How a kind retries: a backoff Schedule (its n-th delay follows the n-th failure) and a cap on attempts. */
 export interface RetryPolicy {
@@ -193,6 +195,14 @@ const makeJobQueue = Effect.gen(function*() {
   const db = yield* Database
   const bus = yield* EventBus
   const notifications = yield* Notifications
+  // Draining (SIGTERM): no new claims; the drain waits until no job claimed by this process still runs.
+  const drain = yield* Drain
+  const workerIds = new Set<string>()
+  yield* drain.track("jobs", Effect.suspend(() =>
+    workerIds.size === 0 ? Effect.succeed(false) : Effect.map(
+      sql<{ busy: boolean }>`SELECT EXISTS (SELECT 1 FROM cogo.jobs WHERE state = 'running' AND locked_by = ANY(ARRAY(SELECT jsonb_array_elements_text(${JSON.stringify([...workerIds])}::jsonb)))) AS busy`,
+      ([row]) => row?.busy === true
+    )))
   const defaultPolicy = exponentialRetry({
     maxAttempts: yield* Config.Int("JOBS_MAX_ATTEMPTS").pipe(Config.withDefault(5)),
     base: yield* Config.Duration("JOBS_RETRY_BASE").pipe(Config.withDefault(Duration.seconds(1))),
@@ -313,7 +323,8 @@ const makeJobQueue = Effect.gen(function*() {
   })
 
   const claim = Effect.fn("JobQueue.claim")(function*(options: ClaimOptions) {
-    if (options.kinds.length === 0 || options.limit <= 0) return []
+    if (options.kinds.length === 0 || options.limit <= 0 || (yield* drain.isDraining)) return []
+    workerIds.add(options.workerId)
     const rows = yield* transition<ClaimRow>(sql`
       UPDATE cogo.jobs j
       SET state = 'running', attempts = j.attempts + 1, locked_by = ${options.workerId},
@@ -448,8 +459,9 @@ const makeJobQueue = Effect.gen(function*() {
   // A rescued attempt (its worker crashed or stalled) is not a failure of the job: it counts in `rescues`,
   // not in the failure budget (`attempts - rescues` vs max_attempts); `JOBS_MAX_RESCUES` caps a job that
   // keeps killing its workers. `attempts` still grows on every claim: it is the fencing token.
+  // A singleton duty: only the leader rescues (followers return 0).
   const rescueExpired = Effect.withSpan(
-    transition<object>(sql`
+    whenLeader(transition<object>(sql`
       UPDATE cogo.jobs j
       SET state = CASE WHEN j.rescues + 1 >= ${maxRescues} THEN 'dead' ELSE 'queued' END,
           rescues = j.rescues + 1,
@@ -467,7 +479,7 @@ const makeJobQueue = Effect.gen(function*() {
                   'error', j.last_error) AS data`).pipe(
       Effect.tap((rows) => rows.length > 0 ? notifications.notify("jobs", "rescued") : Effect.void),
       Effect.map((rows) => rows.length)
-    ),
+    )).pipe(Effect.map(Option.getOrElse(() => 0))),
     "JobQueue.rescueExpired"
   )
 

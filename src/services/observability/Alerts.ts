@@ -16,6 +16,7 @@ import type { AlertSeverity, AlertState } from "../../domain/observability/Obser
 import { Database, DbRole } from "../platform/Database.ts"
 import { EventBus } from "../platform/EventBus.ts"
 import { serviceVersion } from "../platform/Version.ts"
+import { whenLeader } from "../platform/Leader.ts"
 
 export const alertsFiring = Metric.gauge("alerts_firing", { description: "1 while the alert rule fires, by rule and severity" })
 export const alertEvaluations = Metric.counter("alert_evaluations_total", {
@@ -261,7 +262,8 @@ export class Alerts extends Context.Service<Alerts, {
 
         const evaluate = Effect.forEach(rules, evaluateRule, { discard: true }).pipe(Effect.withSpan("Alerts.evaluate"))
 
-        yield* evaluate.pipe(
+        // A singleton duty: only the leader evaluates (and calls the webhook); followers keep their last states.
+        yield* whenLeader(evaluate).pipe(
           Effect.andThen(Effect.sleep(interval)),
           Effect.forever,
           Effect.forkScoped

@@ -23,6 +23,7 @@ import { AppConfig } from "../platform/AppConfig.ts"
 import { EventBus } from "../platform/EventBus.ts"
 import { JobQueue } from "../jobs/JobQueue.ts"
 import { Notifications } from "../platform/Notifications.ts"
+import { whenLeader } from "../platform/Leader.ts"
 
 export class ArtifactPathRefused extends Schema.TaggedError<ArtifactPathRefused>()("ArtifactPathRefused", {
   reason: Schema.String
@@ -257,7 +258,8 @@ export const jobRecorder = Effect.gen(function*() {
     }
   })
   yield* notifications.wakeups("bus", pollEvery).pipe(
-    Stream.runForEach(() => drain.pipe(Effect.catchCause((cause) => Effect.logWarning("job artifact recorder: reading the bus failed", cause)))),
+    // A singleton duty: only the leader records (a new leader resumes from the cursor it started with).
+    Stream.runForEach(() => whenLeader(drain).pipe(Effect.catchCause((cause) => Effect.logWarning("job artifact recorder: reading the bus failed", cause)))),
     Effect.withTracerEnabled(false),
     Effect.forkScoped
   )

@@ -46,6 +46,8 @@ export type RealtimeItem =
   | EventItem
   | { readonly _tag: "Heartbeat" }
   | { readonly _tag: "Overflow" }
+  /** The events after the client's Last-Event-ID were pruned by retention: it must reload, then reconnect. */
+  | { readonly _tag: "Reset" }
 
 export type OpenResult =
   | { readonly _tag: "Opened"; readonly events: Stream.Stream<RealtimeItem, SqlError> }
@@ -74,6 +76,7 @@ const retryAfterSeconds = 5
 
 const heartbeatItem: RealtimeItem = { _tag: "Heartbeat" }
 const overflowItem: RealtimeItem = { _tag: "Overflow" }
+const resetItem: RealtimeItem = { _tag: "Reset" }
 
 const subscribers = Metric.gauge("realtime_subscribers", { description: "Open realtime SSE subscriptions" })
 const delivered = Metric.counter("realtime_events_delivered_total", {
@@ -100,7 +103,7 @@ export class Realtime extends Context.Service<Realtime, {
   /**
    * A connection to one project or job, held for the caller's scope (or refused beyond the caps): events
    * after `afterId` (replay) or from the live tail, then live, with a `Heartbeat` every `COGO_SSE_HEARTBEAT`.
-   * Ends with `Overflow` for slow readers.
+   * Ends with `Overflow` for slow readers; is only `Reset` when `afterId` is older than what retention pruned.
    */
   readonly open: (options: OpenOptions) => Effect.Effect<OpenResult, never, Scope.Scope>
   /** Membership check run as the user (RLS): may `principal` watch this project / job? */
@@ -313,6 +316,12 @@ export class Realtime extends Context.Service<Realtime, {
             (events) => [events, events.length < replayPage ? Option.none() : Option.some(events[events.length - 1]!.id)] as const
           ))
 
+      /** Bus event ids up to this one may have been deleted by retention (migration 0016). */
+      const prunedThrough = Effect.map(
+        sql<{ n: string }>`SELECT pruned_through AS n FROM cogo.retention_state WHERE name = 'bus_events'`,
+        ([row]) => Number(row?.n ?? 0)
+      )
+
       const open = (options: OpenOptions): Effect.Effect<OpenResult, never, Scope.Scope> =>
         Effect.map(register(options), (registration): OpenResult => {
           if (registration._tag === "Refused") return registration
@@ -328,7 +337,13 @@ export class Realtime extends Context.Service<Realtime, {
             return item
           }))
           const end = Stream.suspend(() => subscriber.overflowed ? Stream.succeed(overflowItem) : Stream.empty)
-          return { _tag: "Opened", events: Stream.concat(Stream.concat(replay, live), end) }
+          const events = Stream.concat(Stream.concat(replay, live), end)
+          const afterId = options.afterId
+          // Never a silent gap: a resume point older than what retention pruned gets `Reset` and nothing else.
+          return {
+            _tag: "Opened",
+            events: afterId === undefined ? events : Stream.unwrap(Effect.map(prunedThrough, (pruned) => afterId < pruned ? Stream.succeed(resetItem) : events))
+          }
         })
 
       const canWatch = Effect.fn("Realtime.canWatch")(function*(principal: Principal, key: StreamKey) {
