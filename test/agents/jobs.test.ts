@@ -5,7 +5,8 @@ import { InvalidToolInput, ProviderUnavailable } from "../../src/domain/agents/A
 import type { JobId } from "../../src/domain/jobs/Job.ts"
 import { Database, DbRole } from "../../src/services/platform/Database.ts"
 import { EventBus } from "../../src/services/platform/EventBus.ts"
-import { backoffDelay, exponentialRetry, JobQueue } from "../../src/services/jobs/JobQueue.ts"
+import { JobQueue } from "../../src/services/jobs/JobQueue.ts"
+import { backoffDelay, exponentialRetry } from "../../src/services/jobs/RetryPolicy.ts"
 import { Orchestrator } from "../../src/services/jobs/Orchestrator.ts"
 import { jobsLayer } from "./layers.ts"
 

@@ -17,7 +17,7 @@
  *   enqueueing also notifies topic `jobs` so idle workers wake at once.
  */
 import { PgClient } from "@effect/sql-pg"
-import { Config, Context, Duration, Effect, Layer, Metric, Option, Pull, Ref, Schedule, Stream } from "effect"
+import { Config, Context, Duration, Effect, Layer, Metric, Option, Ref, Stream } from "effect"
 import type { SqlError } from "effect/sql/SqlError"
 import type { Fragment } from "effect/sql/Statement"
 import {
@@ -39,23 +39,8 @@ import { EventBus } from "../platform/EventBus.ts"
 import { channel, Notifications } from "../platform/Notifications.ts"
 import { Drain } from "../platform/Drain.ts"
 import { whenLeader } from "../platform/Leader.ts"
-
-/** How a kind retries: a backoff Schedule (its n-th delay follows the n-th failure) and a cap on attempts. */
-export interface RetryPolicy {
-  readonly maxAttempts: number
-  readonly backoff: Schedule.Schedule<unknown>
-}
-
-/** Exponential backoff from `base`, doubled per attempt, jittered, capped at `cap`. */
-export const exponentialRetry = (options: {
-  readonly base: Duration.Input
-  readonly cap: Duration.Input
-  readonly maxAttempts: number
-  readonly jitter?: boolean | undefined
-}): RetryPolicy => {
-  const capped = Schedule.min([Schedule.exponential(options.base, 2), Schedule.spaced(options.cap)])
-  return { maxAttempts: options.maxAttempts, backoff: options.jitter === false ? capped : Schedule.jittered(capped) }
-}
+import { type ClaimRow, jobColumns, type JobRow, toJob } from "./jobRows.ts"
+import { backoffDelay, exponentialRetry, type RetryPolicy } from "./RetryPolicy.ts"
 
 /** The outcome of `fail`. `Stale`: the job was no longer this worker's attempt (lease lost), nothing changed. */
 export type FailOutcome =
@@ -118,74 +103,6 @@ export const jobTransitions = Metric.counter("cogo_job_transitions_total", {
   description: "Job state changes, by job kind and event",
   incremental: true
 })
-
-interface JobRow {
-  readonly id: string
-  readonly kind: string
-  readonly project_id: string | null
-  readonly state: JobState
-  readonly payload: unknown
-  readonly result: unknown
-  readonly last_error: JobError | null
-  readonly attempts: number
-  readonly max_attempts: number
-  readonly priority: number
-  readonly idempotency_key: string | null
-  readonly run_at: Date
-  readonly created_at: Date
-  readonly updated_at: Date
-  readonly finished_at: Date | null
-}
-
-const toJob = (row: JobRow): Job => ({
-  id: row.id as JobId,
-  kind: row.kind,
-  projectId: row.project_id,
-  state: row.state,
-  payload: row.payload,
-  result: row.result ?? null,
-  lastError: row.last_error,
-  attempts: row.attempts,
-  maxAttempts: row.max_attempts,
-  priority: row.priority,
-  idempotencyKey: row.idempotency_key,
-  runAt: row.run_at.toISOString(),
-  createdAt: row.created_at.toISOString(),
-  updatedAt: row.updated_at.toISOString(),
-  finishedAt: row.finished_at === null ? null : row.finished_at.toISOString()
-})
-
-const jobColumns = "id, kind, project_id, state, payload, result, last_error, attempts, max_attempts, priority, idempotency_key, run_at, created_at, updated_at, finished_at"
-
-interface ClaimRow {
-  readonly id: string
-  readonly kind: string
-  readonly project_id: string | null
-  readonly payload: unknown
-  readonly attempts: number
-  readonly max_attempts: number
-  readonly traceparent: string | null
-  readonly created_at: Date
-  readonly started_at: Date
-}
-
-/** The delay a backoff schedule gives after its `attempt`-th failure (its last delay once it ends). */
-export const backoffDelay = (policy: RetryPolicy, attempt: number): Effect.Effect<Duration.Duration> =>
-  Effect.gen(function*() {
-    const step = yield* Schedule.toStep(policy.backoff)
-    let now = Date.now()
-    let delay = Duration.zero
-    for (let i = 0; i < attempt; i++) {
-      const next = yield* step(now, undefined).pipe(
-        Effect.map(([, duration]) => Option.some(duration)),
-        Pull.catchDone(() => Effect.succeedNone)
-      )
-      if (Option.isNone(next)) break
-      delay = next.value
-      now += Duration.toMillis(delay)
-    }
-    return delay
-  })
 
 /** The error tag of an attempt released by a stopping worker (counted as a rescue, not a failure). */
 export const workerStoppedTag = "WorkerStopped"
