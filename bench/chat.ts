@@ -4,6 +4,10 @@
  * the `openai` SDK (the baseline, same process, interleaved). Overhead = via - direct (p50/p99 of the paired
  * differences). Goal: < 5 ms p50. Then IDE reads: `GET /rest/v1/pages` under RLS, requests/s at concurrency
  * 16, against the same query run in-process as the user (`Database.asUser`).
+ *
+ * `npm run bench -- chat frames [runs] [deltas]`: the cost per SSE frame of a long reply (default 20 runs of
+ * 1,000 deltas): the whole reply through the service (POST to `[DONE]`, frames persisted to `cogo.chat_frames`
+ * in batches) against the same stream read directly with the `openai` SDK; (via - direct) / frames.
  */
 import { Effect } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
@@ -59,7 +63,79 @@ const throughput = async (concurrency: number, seconds: number, call: () => Prom
   return done / seconds
 }
 
+const readAll = async (response: Response) => {
+  const text = await response.text()
+  if (!text.includes("data: [DONE]")) throw new Error(`no [DONE] in ${text.slice(-300)}`)
+  return text.split("\n\n").filter((frame) => frame.startsWith("id: ")).length
+}
+
+/** The cost per frame of long replies: the service's whole stream against the model's, paired per run. */
+const frameCost = async (runs: number, deltaCount: number) => {
+  const fake = await startFakeOpenAI()
+  fake.setDefaultChat({ kind: "stream", deltas: Array.from({ length: deltaCount }, (_, i) => ` w${i}`) })
+  const service = await startService({
+    COGO_AUTH_MODE: "dev",
+    OPENAI_BASE_URL: fake.baseUrl,
+    OPENAI_API_KEY: fake.apiKey,
+    COGO_CHAT_RATE_BURST: "1000000",
+    COGO_CHAT_RATE_PER_MINUTE: "1000000",
+    COGO_CHAT_DIRECT_RATE_BURST: "1000000",
+    COGO_CHAT_DIRECT_RATE_PER_MINUTE: "1000000"
+  })
+  const client = new OpenAI({ baseURL: fake.baseUrl, apiKey: fake.apiKey })
+  const direct = async () => {
+    const started = performance.now()
+    const stream = await client.chat.completions.create({ model: "fake", messages: [{ role: "user", content: "hi" }], stream: true })
+    for await (const _ of stream) { /* drain */ }
+    return performance.now() - started
+  }
+  let frames = 0
+  const via = async (i: number) => {
+    const started = performance.now()
+    const response = await fetch(`${service.url}/functions/v1/chat`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ id: `frames-${i}`, messages: [{ id: "m", role: "user", parts: [{ type: "text", text: "hi" }] }] })
+    })
+    frames = await readAll(response)
+    return performance.now() - started
+  }
+  for (let i = 0; i < 3; i++) {
+    await direct()
+    await via(-i - 1)
+  }
+  const perFrame: Array<number> = []
+  const whole: Array<number> = []
+  const cpuPerFrame: Array<number> = []
+  const cpuMicros = () => {
+    const usage = process.cpuUsage()
+    return usage.user + usage.system
+  }
+  for (let i = 0; i < runs; i++) {
+    const cpuDirect = cpuMicros()
+    const d = await direct()
+    const cpuVia = cpuMicros()
+    const v = await via(i)
+    // The service runs in this process: its CPU per frame, less the model stream's own (read directly).
+    cpuPerFrame.push((cpuMicros() - cpuVia - (cpuVia - cpuDirect)) / frames)
+    whole.push(v)
+    perFrame.push(((v - d) / frames) * 1000)
+  }
+  // Let the last batches land before closing.
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  const [sw, sf, sc] = [summarize(whole), summarize(perFrame), summarize(cpuPerFrame)]
+  printTable(`Chat frame cost, ${runs} replies of ${frames} frames (${process.env["DATABASE_URL"] === undefined ? "embedded PGlite" : "PostgreSQL"})`,
+    ["measure", "p50", "p99", "max"], [
+      ["whole reply via the service, ms", fmt(sw.p50), fmt(sw.p99), fmt(sw.max)],
+      ["extra per frame over the model's stream, µs", fmt(sf.p50, 1), fmt(sf.p99, 1), fmt(sf.max, 1)],
+      ["extra CPU per frame (this process: service + its database), µs", fmt(sc.p50, 1), fmt(sc.p99, 1), fmt(sc.max, 1)]
+    ])
+  await service.close()
+  await fake.close()
+}
+
 export const run = async (args: ReadonlyArray<string>): Promise<void> => {
+  if (args[0] === "frames") return frameCost(Number(args[1] ?? 20), Number(args[2] ?? 1000))
   const requests = Number(args[0] ?? 200)
   const fake = await startFakeOpenAI()
   fake.setDefaultChat({ kind: "stream", deltas })

@@ -6,6 +6,7 @@
 import { Layer } from "effect"
 import { Conflicts } from "../services/authoring/Conflicts.ts"
 import { Auth, AuthenticationLive, ServiceRoleAuthenticationLive } from "../services/auth/Auth.ts"
+import { ChatFrames } from "../services/chat/ChatFrames.ts"
 import { ChatSessions } from "../services/chat/ChatSessions.ts"
 import { ChatTurn } from "../services/chat/ChatTurn.ts"
 import { ToolApproval } from "../services/chat/ToolApproval.ts"
@@ -33,7 +34,7 @@ export const EdgeServicesLive = Layer.mergeAll(
   Realtime.layer,
   RateLimiter.layer,
   Conflicts.layer,
-  ChatSessions.layer.pipe(Layer.provide(ChatTurn.layer), Layer.provide(ToolApproval.layer))
+  ChatSessions.layer.pipe(Layer.provide(ChatTurn.layer), Layer.provide(ToolApproval.layer), Layer.provide(ChatFrames.layer))
 ).pipe(Layer.provideMerge(AuthLive))
 
 /** Handlers of the edge HttpApi groups (provided to `HttpApiBuilder.layer(Api)`). */

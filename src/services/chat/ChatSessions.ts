@@ -9,17 +9,26 @@
  * therefore never stops generation; `abort` does.
  *
  * Limits: a run's log is capped (`COGO_CHAT_MAX_FRAMES`; beyond it the run ends with an error chunk), so a
- * slow or vanished reader costs an index, not a buffer. Finished runs stay resumable for
- * `COGO_CHAT_RETENTION` (10 min), in this process (a reconnect must reach the same replica).
+ * slow or vanished reader costs an index, not a buffer.
+ *
+ * Replicas (issue 15): every `COGO_CHAT_FLUSH_EVERY` (25 ms) the new frames of each run are appended to the
+ * shared log (ChatFrames: one statement per run and tick, which also beats the run's heartbeat every
+ * `COGO_CHAT_HEARTBEAT`). Readers on this replica read the log in memory; a run of another replica (or one
+ * this replica no longer holds) is read from the shared log, so a reconnect may reach any replica, for
+ * `COGO_CHAT_RETENTION` (10 min, pruned by Retention) after the run ends. An abort on another replica reaches
+ * the owner by notification (or its next heartbeat). A turn waiting for tool approval stays in the memory of
+ * the replica that ran it (ChatTurn): answering or aborting it must reach that replica.
  */
-import { Config, Context, Duration, Effect, Fiber, FiberSet, Layer, Metric, Option, PubSub, Stream } from "effect"
+import { Config, Context, Duration, Effect, Fiber, FiberSet, Layer, Metric, Option, PubSub, Schedule, Stream } from "effect"
 import { describeAgentError } from "../../domain/agents/AgentError.ts"
 import { currentTraceparent } from "../../domain/platform/Traceparent.ts"
 import { type Principal, principalKey } from "../auth/Auth.ts"
 import { Database, DbRole } from "../platform/Database.ts"
 import { EventBus } from "../platform/EventBus.ts"
+import { Leader } from "../platform/Leader.ts"
 import { type ChatMessage, type ContextDocument, Llm } from "../agents/Llm.ts"
 import { ResearchAgent } from "../agents/ResearchAgent.ts"
+import { ChatFrames, frameText } from "./ChatFrames.ts"
 import { ChatTurn } from "./ChatTurn.ts"
 import { type ChatRequest, chatText, type UIChunk } from "./UiMessages.ts"
 
@@ -41,16 +50,17 @@ const chatFirstToken = Metric.histogram("chat_first_token_seconds", {
 
 interface RunState {
   readonly run: ChatRun
+  /** The `data:` text of each frame (the frame id is the index). */
   readonly frames: Array<string>
   readonly changed: PubSub.PubSub<void>
   done: boolean
   finishedAt: number | undefined
   fiber: Fiber.Fiber<void> | undefined
+  /** Frames appended to the shared log so far, and when the log last heard of the run. */
+  flushed: number
+  flushedAt: number
+  persisted: boolean
 }
-
-/** The SSE text of one frame. */
-const frameText = (id: number, data: string) => `id: ${id}\ndata: ${data}\n\n`
-
 
 export class ChatSessions extends Context.Service<ChatSessions, {
   /** Starts a run in the background; read it with `follow`. */
@@ -71,9 +81,14 @@ export class ChatSessions extends Context.Service<ChatSessions, {
       const turn = yield* ChatTurn
       const bus = yield* EventBus
       const db = yield* Database
+      const shared = yield* ChatFrames
+      const { replicaId } = yield* Leader
+      const flushEvery = yield* Config.Duration("COGO_CHAT_FLUSH_EVERY").pipe(Config.withDefault(Duration.millis(25)))
       const maxFrames = yield* Config.Int("COGO_CHAT_MAX_FRAMES").pipe(Config.withDefault(20_000))
       const retention = yield* Config.Duration("COGO_CHAT_RETENTION").pipe(Config.withDefault(Duration.minutes(10)))
       const evidenceK = yield* Config.Int("COGO_CHAT_EVIDENCE_K").pipe(Config.withDefault(6))
+      // Registered before the runs' fibers, so it runs after they were interrupted: their last frames are kept.
+      yield* Effect.addFinalizer(() => Effect.suspend(() => flushAll))
       const fibers = yield* FiberSet.make<void>()
       const runs = new Map<string, RunState>()
       const latestByChat = new Map<string, string>()
@@ -82,7 +97,7 @@ export class ChatSessions extends Context.Service<ChatSessions, {
         Effect.suspend(() => {
           if (state.done) return Effect.void
           if (state.frames.length >= maxFrames && chunk !== "[DONE]") return Effect.void
-          state.frames.push(frameText(state.frames.length, chunk === "[DONE]" ? "[DONE]" : JSON.stringify(chunk)))
+          state.frames.push(chunk === "[DONE]" ? "[DONE]" : JSON.stringify(chunk))
           if (chunk === "[DONE]") {
             state.done = true
             state.finishedAt = Date.now()
@@ -211,7 +226,10 @@ export class ChatSessions extends Context.Service<ChatSessions, {
 
       const start = Effect.fn("ChatSessions.start")(function*(principal: Principal, request: ChatRequest) {
         const run: ChatRun = { id: crypto.randomUUID(), chatId: request.id, ownerScope: principalKey(principal), createdAt: Date.now() }
-        const state: RunState = { run, frames: [], changed: yield* PubSub.unbounded<void>(), done: false, finishedAt: undefined, fiber: undefined }
+        const state: RunState = {
+          run, frames: [], changed: yield* PubSub.unbounded<void>(), done: false, finishedAt: undefined, fiber: undefined,
+          flushed: 0, flushedAt: 0, persisted: false
+        }
         runs.set(run.id, state)
         latestByChat.set(`${run.ownerScope}|${run.chatId}`, run.id)
         yield* Metric.update(chatActive, activeCount())
@@ -222,36 +240,79 @@ export class ChatSessions extends Context.Service<ChatSessions, {
       const follow = (runId: string, afterId: number): Stream.Stream<string> =>
         Stream.unwrap(Effect.gen(function*() {
           const state = runs.get(runId)
-          if (state === undefined) return Stream.empty
+          if (state === undefined) return shared.follow(runId, afterId)
           // Subscribe before reading the log, so no append between the two is missed.
           const changes = yield* PubSub.subscribe(state.changed)
           return Stream.paginate(afterId + 1, (index) =>
             Effect.gen(function*() {
               while (state.frames.length <= index && !state.done) yield* PubSub.takeAll(changes)
-              const batch = state.frames.slice(index)
+              const batch = state.frames.slice(index).map((data, i) => frameText(index + i, data))
               const next = index + batch.length
               return [batch, state.done && next >= state.frames.length ? Option.none() : Option.some(next)] as const
             }))
         }))
 
       const find = (principal: Principal, id: string) =>
-        Effect.sync(() => {
+        Effect.gen(function*() {
           const scope = principalKey(principal)
           const state = runs.get(id) ?? runs.get(latestByChat.get(`${scope}|${id}`) ?? "")
-          return state !== undefined && (state.run.ownerScope === scope || principal.role === "service_role")
-            ? Option.some(state.run)
-            : Option.none()
+          // Not here: a run of another replica (or one this replica forgot) from the shared log.
+          const run = state !== undefined ? Option.some(state.run) : yield* shared.find(scope, id).pipe(
+            Effect.catchTag("SqlError", (error) => Effect.as(Effect.logWarning("finding a chat run failed", error), Option.none()))
+          )
+          return Option.filter(run, (r) => r.ownerScope === scope || principal.role === "service_role")
         })
 
       const abort = (runId: string) =>
         Effect.gen(function*() {
           const state = runs.get(runId)
-          if (state === undefined || state.fiber === undefined) return false
+          if (state === undefined) return yield* shared.requestAbort(runId).pipe(Effect.orElseSucceed(() => false))
+          if (state.fiber === undefined) return false
           // A finished run may have left its turn waiting for approval: aborting undoes that turn.
           if (state.done) return yield* turn.abandon(state.run.ownerScope, state.run.chatId, runId)
           yield* Fiber.interrupt(state.fiber)
           return true
         })
+
+      /** Appends a run's new frames to the shared log (or beats its heartbeat); stops it when asked to. */
+      const flush = (state: RunState) =>
+        Effect.gen(function*() {
+          const end = state.frames.length
+          const finished = state.done
+          const result = yield* shared.append({
+            run: state.run,
+            owner: replicaId,
+            firstSeq: state.flushed,
+            datas: state.frames.slice(state.flushed, end),
+            finished
+          })
+          state.flushed = end
+          state.flushedAt = Date.now()
+          state.persisted = finished || result._tag === "Gone"
+          if (result._tag === "Gone" || result.abortRequested) yield* stop(state)
+        }).pipe(Effect.catchTag("SqlError", (error) => Effect.logWarning("appending chat frames failed; retrying at the next tick", error)))
+
+      /** Runs with frames to append, or a heartbeat due. */
+      const due = () => {
+        const now = Date.now()
+        const heartbeatMs = Duration.toMillis(shared.heartbeat)
+        return [...runs.values()].filter((s) => !s.persisted && (s.flushed < s.frames.length || s.done || now - s.flushedAt >= heartbeatMs))
+      }
+      const flushAll: Effect.Effect<void> = Effect.suspend(() => Effect.forEach(due(), flush, { concurrency: 8, discard: true }))
+
+      /** Interrupts a live run (its fiber appends `abort` and `[DONE]`). */
+      const stop = (state: RunState) =>
+        state.fiber === undefined || state.done ? Effect.void : Effect.asVoid(FiberSet.run(fibers, Fiber.interrupt(state.fiber)))
+
+      yield* flushAll.pipe(Effect.repeat(Schedule.spaced(flushEvery)), Effect.forkScoped)
+      // Aborts requested on other replicas (a lost notification is caught by the next heartbeat's flag).
+      yield* shared.abortRequests.pipe(
+        Stream.runForEach((runId) => {
+          const state = runs.get(runId)
+          return state === undefined ? Effect.void : stop(state)
+        }),
+        Effect.forkScoped
+      )
 
       // Finished runs are forgotten after the retention period.
       yield* Effect.sync(() => {

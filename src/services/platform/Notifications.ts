@@ -13,14 +13,14 @@ import type { SqlError } from "effect/sql/SqlError"
 
 export const channel = "cogo"
 
-export type Topic = "outbox" | "jobs" | "bus"
+export type Topic = "outbox" | "jobs" | "bus" | "chat"
 
 export interface Notification {
   readonly topic: Topic
   readonly payload: string
 }
 
-const topics: ReadonlySet<string> = new Set<Topic>(["outbox", "jobs", "bus"])
+const topics: ReadonlySet<string> = new Set<Topic>(["outbox", "jobs", "bus", "chat"])
 
 export const parseNotification = (raw: string): Notification | undefined => {
   const colon = raw.indexOf(":")
