@@ -6,6 +6,9 @@
  * and then patch them with their version (`PATCH ?id=eq.X&version=eq.V`), as the IDE does. Beside it, the
  * same statements in process (`Database.asUser` with the same claims, the same triggers and RLS), C fibers
  * at a time. Rows/s, p50/p99 per row and the HTTP/in-process ratio.
+ *
+ * `npm run bench -- rest reads [--rows N] [--concurrency C]`: IDE reads under RLS with a user JWT,
+ * `GET /rest/v1/pages` (50 rows of one project), against the same SELECT run in-process as that user.
  */
 import { Effect } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
@@ -42,7 +45,61 @@ const measure = async (n: number, concurrency: number, task: (i: number) => Prom
 
 const definition = (label: string) => ({ tree: { type: "Column", id: "root", children: [{ type: "Text", id: "t", data: label }] } })
 
+const reads = async (args: ReadonlyArray<string>) => {
+  const requests = option(args, "rows", 4000)
+  const concurrency = option(args, "concurrency", 16)
+  const service = await startService({ SUPABASE_JWT_SECRET: secret, COGO_AUTH_MODE: "prod", PROJECTION_ENABLED: "false" })
+  try {
+    const token = await new jose.SignJWT({ sub: userId, role: "authenticated", aud: "authenticated" })
+      .setProtectedHeader({ alg: "HS256" }).setIssuedAt().setExpirationTime("1h").sign(new TextEncoder().encode(secret))
+    const inProcess = <A>(effect: Effect.Effect<A, unknown, SqlClient | Database>) => Effect.runPromise(Effect.provide(effect, service.context))
+    const projectId = await inProcess(Effect.gen(function*() {
+      const sql = yield* SqlClient
+      const db = yield* Database
+      return yield* db.withRole(DbRole.projector, Effect.gen(function*() {
+        const [project] = yield* sql<{ id: string }>`INSERT INTO public.projects (name, owner_id) VALUES ('reads', ${userId}) RETURNING id`
+        for (let i = 0; i < 50; i++) {
+          yield* sql`INSERT INTO public.pages (project_id, name, route, definition) VALUES (${project!.id}, ${`page ${i}`}, ${`/p${i}`}, ${JSON.stringify(definition(`p${i}`))}::jsonb)`
+        }
+        return project!.id
+      }))
+    }))
+    const url = `${service.url}/rest/v1/pages?select=id,name,route,version&project_id=eq.${projectId}&order=name`
+    const headers = { authorization: `Bearer ${token}` }
+    const http = async () => {
+      const response = await fetch(url, { headers })
+      if (response.status !== 200) throw new Error(`GET pages: ${response.status} ${await response.text()}`)
+      if ((await response.json() as Array<unknown>).length !== 50) throw new Error("expected 50 pages")
+    }
+    const claims = { sub: userId, role: "authenticated", aud: "authenticated" }
+    const direct = () => inProcess(Effect.gen(function*() {
+      const sql = yield* SqlClient
+      const db = yield* Database
+      const rows = yield* db.asUser(claims, sql`
+        SELECT id, name, route, version::float8 AS version FROM public.pages WHERE project_id = ${projectId} ORDER BY name`)
+      if (rows.length !== 50) throw new Error("expected 50 pages")
+    }))
+    await measure(200, concurrency, http) // warm-up
+    await measure(200, concurrency, direct)
+    const results: Array<Array<string>> = []
+    for (let round = 1; round <= 3; round++) {
+      const h = await measure(requests, concurrency, http)
+      const d = await measure(requests, concurrency, direct)
+      const perSecond = (m: { wallMs: number }) => requests / (m.wallMs / 1000)
+      results.push([String(round), fmt(perSecond(h), 0), fmt(h.p50), fmt(h.p99), fmt(perSecond(d), 0), fmt(d.p50), fmt(d.p99), fmt(perSecond(h) / perSecond(d))])
+    }
+    printTable(
+      `/rest/v1 reads under RLS (GET pages, 50 rows, user JWT), ${requests} requests x 3 rounds, ${concurrency} concurrent, ${process.env["DATABASE_URL"] === undefined ? "embedded PGlite" : "PostgreSQL"}`,
+      ["round", "HTTP req/s", "HTTP p50 ms", "HTTP p99 ms", "in-process req/s", "in-proc p50 ms", "in-proc p99 ms", "ratio"],
+      results
+    )
+  } finally {
+    await service.close()
+  }
+}
+
 export const run = async (args: ReadonlyArray<string>) => {
+  if (args[0] === "reads") return reads(args.slice(1))
   const rows = option(args, "rows", 2000)
   const concurrency = option(args, "concurrency", 16)
   const service = await startService({ SUPABASE_JWT_SECRET: secret, COGO_AUTH_MODE: "prod", PROJECTION_ENABLED: "false" })

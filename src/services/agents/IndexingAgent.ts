@@ -127,6 +127,8 @@ const makeIndexingAgent = Effect.gen(function*() {
   const embeddings = yield* Embeddings
   const chunkChars = yield* Config.Int("INDEX_CHUNK_CHARS").pipe(Config.withDefault(800))
   const overlapChars = yield* Config.Int("INDEX_CHUNK_OVERLAP").pipe(Config.withDefault(120))
+  // HNSW candidate list per search; chosen from `npm run bench -- vectors` (BENCHMARKS.md, "Performance (issue 16)").
+  const efSearch = yield* Config.Int("VECTOR_EF_SEARCH").pipe(Config.withDefault(100))
   const namespace = `embedding:${embeddings.model}`
   const scopeFilter = (scope: VectorScope, table = "cogo.vectors") => {
     const { projectId, ownerId } = scopeColumns(scope)
@@ -211,7 +213,7 @@ const makeIndexingAgent = Effect.gen(function*() {
     const limit = Math.max(1, Math.min(100, Math.floor(k)))
     const rows = yield* db.withRole(DbRole.agent, Effect.gen(function*() {
       // A filtered HNSW scan may stop short of k matches; let it keep scanning (pgvector >= 0.8).
-      yield* sql`SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), set_config('hnsw.ef_search', ${String(Math.max(40, limit * 4))}, true)`
+      yield* sql`SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), set_config('hnsw.ef_search', ${String(Math.max(efSearch, limit * 4))}, true)`
       return yield* sql<{
         readonly source_type: string
         readonly source_id: string

@@ -119,10 +119,7 @@ export class Auth extends Context.Service<Auth, {
         via: "dev"
       }
 
-      const verify = Effect.fn("Auth.verify")(function*(token: string) {
-        if (Option.isSome(serviceKey) && sameSecret(token, serviceKey.value)) {
-          return { userId: "", role: "service_role", claims: { sub: "", role: "service_role" }, via: "service-key" } satisfies Principal
-        }
+      const verifyJwt = Effect.fnUntraced(function*(token: string) {
         const verified = yield* Effect.tryPromise({
           try: () =>
             jose.jwtVerify(token, keyFor, {
@@ -147,6 +144,24 @@ export class Auth extends Context.Service<Auth, {
         const sub = claims.sub
         if (sub === undefined || !uuidPattern.test(sub)) return yield* unauthorized("sub must be a user id (uuid)")
         return { userId: sub, role: "authenticated", claims: { ...claims, sub, role }, via: "jwt" } satisfies Principal
+      })
+      // Tokens that verified, until their `exp` (at most 1,000, oldest dropped first): a client sends the same JWT
+      // on every request, and each signature check costs ~0.1 ms of CPU (BENCHMARKS.md, "Performance (issue 16)").
+      const verifiedTokens = new Map<string, { readonly principal: Principal; readonly expiresAtMs: number }>()
+      const verify = Effect.fn("Auth.verify")(function*(token: string) {
+        if (Option.isSome(serviceKey) && sameSecret(token, serviceKey.value)) {
+          return { userId: "", role: "service_role", claims: { sub: "", role: "service_role" }, via: "service-key" } satisfies Principal
+        }
+        const cached = verifiedTokens.get(token)
+        if (cached !== undefined && cached.expiresAtMs > Date.now()) return cached.principal
+        verifiedTokens.delete(token)
+        const principal = yield* verifyJwt(token)
+        const exp = principal?.claims["exp"]
+        if (principal !== undefined && typeof exp === "number") {
+          if (verifiedTokens.size >= 1_000) verifiedTokens.delete(verifiedTokens.keys().next().value!)
+          verifiedTokens.set(token, { principal, expiresAtMs: exp * 1000 })
+        }
+        return principal
       })
 
       const authenticateToken = (token: string | undefined): Effect.Effect<Principal, Unauthorized> =>

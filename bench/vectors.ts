@@ -1,0 +1,173 @@
+/**
+ * Vector search through the service's search (`IndexingAgent.search`, as ResearchAgent calls it): N x 384-d
+ * vectors in `cogo.vectors` (90% in project A, 10% in project B), top-10 by project; recall@10 against exact
+ * search (brute force here, in Float64) and latency, for a small grid of HNSW parameters.
+ *
+ * `npm run bench -- vectors [n] [m:efc,...] [efSearch,...]`, e.g. `vectors 100000 16:64,24:128 40,80,160`.
+ * PostgreSQL with DATABASE_URL (a scratch database: the bench drops and rebuilds the HNSW index and leaves the
+ * migration's index definition back in place), else embedded PGlite in memory.
+ * The data are clustered (1,000 centres plus noise), like real embeddings; uniform random vectors would be the
+ * worst case for any graph index.
+ */
+import { ConfigProvider, Effect, Layer } from "effect"
+import { SqlClient } from "effect/sql/SqlClient"
+import { DatabaseLive } from "../src/layers/DatabaseLive.ts"
+import { Embeddings } from "../src/services/agents/Embeddings.ts"
+import { IndexingAgent } from "../src/services/agents/IndexingAgent.ts"
+import { AppConfig } from "../src/services/platform/AppConfig.ts"
+import { fmt, printTable, summarize } from "./_table.ts"
+
+const dims = 384
+const k = 10
+const queries = 300
+const model = "bench-vectors-v1"
+const projectA = "00000000-0000-4000-8000-00000000a001"
+const projectB = "00000000-0000-4000-8000-00000000b001"
+
+/** mulberry32: the same data in every run. */
+const prng = (seed: number) => () => {
+  seed = (seed + 0x6d2b79f5) | 0
+  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
+  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+}
+
+const unit = (v: Float64Array): Float64Array => {
+  let norm = 0
+  for (const x of v) norm += x * x
+  norm = Math.sqrt(norm)
+  return v.map((x) => x / norm)
+}
+
+const dataset = (n: number) => {
+  const random = prng(16)
+  const gauss = () => Math.sqrt(-2 * Math.log(random() + 1e-12)) * Math.cos(2 * Math.PI * random())
+  const centres = Array.from({ length: 1_000 }, () => unit(Float64Array.from({ length: dims }, gauss)))
+  const near = (noise: number) => {
+    const centre = centres[Math.floor(random() * centres.length)]!
+    return unit(centre.map((x) => x + gauss() * noise))
+  }
+  const vectors = Array.from({ length: n }, () => near(0.08))
+  const projectOf = (i: number) => (i % 10 === 9 ? projectB : projectA)
+  return { vectors, projectOf, query: () => near(0.08) }
+}
+
+const dot = (a: Float64Array, b: Float64Array) => {
+  let s = 0
+  for (let i = 0; i < dims; i++) s += a[i]! * b[i]!
+  return s
+}
+
+/** Exact top-k ids (source_id) of one project by cosine similarity. */
+const exactTopK = (data: ReturnType<typeof dataset>, project: string, q: Float64Array): ReadonlyArray<string> => {
+  const best: Array<{ id: number; score: number }> = []
+  data.vectors.forEach((v, id) => {
+    if (data.projectOf(id) !== project) return
+    const score = dot(v, q)
+    if (best.length < k || score > best[best.length - 1]!.score) {
+      best.push({ id, score })
+      best.sort((x, y) => y.score - x.score)
+      if (best.length > k) best.pop()
+    }
+  })
+  return best.map((b) => String(b.id))
+}
+
+const literal = (v: Float64Array) => `[${Array.from(v, (x) => x.toFixed(6)).join(",")}]`
+
+/** Query texts are `q:<i>`; the bench's embedder returns query i's vector, so search runs unchanged. */
+const benchEmbeddings = (queryVectors: ReadonlyArray<Float64Array>) =>
+  Layer.succeed(Embeddings, Embeddings.of({
+    mode: "offline",
+    model,
+    embed: (texts) => Effect.succeed(texts.map((t) => Array.from(queryVectors[Number(t.slice(2))]!)))
+  }))
+
+const load = (data: ReturnType<typeof dataset>) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient
+    yield* sql`DELETE FROM cogo.vectors WHERE model = ${model}`
+    yield* sql`DROP INDEX IF EXISTS cogo.vectors_embedding_hnsw`
+    const batch = 500
+    for (let start = 0; start < data.vectors.length; start += batch) {
+      const rows = data.vectors.slice(start, start + batch).map((v, j) => [data.projectOf(start + j), String(start + j), literal(v)])
+      yield* sql`
+        INSERT INTO cogo.vectors (project_id, source_type, source_id, chunk_index, content, content_hash, embedding, model)
+        SELECT (r->>0)::uuid, 'bench', r->>1, 0, 'bench vector ' || (r->>1), md5(r->>1), (r->>2)::vector, ${model}
+        FROM jsonb_array_elements(${JSON.stringify(rows)}::jsonb) r`
+    }
+    yield* sql`ANALYZE cogo.vectors`
+  })
+
+const buildIndex = (m: number, efc: number) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient
+    yield* sql`DROP INDEX IF EXISTS cogo.vectors_embedding_hnsw`
+    yield* sql.unsafe(`SET maintenance_work_mem = '1GB'`)
+    const started = performance.now()
+    yield* sql.unsafe(`CREATE INDEX vectors_embedding_hnsw ON cogo.vectors USING hnsw (embedding vector_cosine_ops) WITH (m = ${m}, ef_construction = ${efc})`)
+    return performance.now() - started
+  })
+
+export const run = async (args: ReadonlyArray<string>): Promise<void> => {
+  const n = Number(args[0] ?? 100_000)
+  const grid = (args[1] ?? "16:64").split(",").map((p) => p.split(":").map(Number) as [number, number])
+  const efSearches = (args[2] ?? "40,80,160").split(",").map(Number)
+  const postgres = process.env["DATABASE_URL"] !== undefined
+  const env: Record<string, string> = postgres
+    ? { DATABASE_URL: process.env["DATABASE_URL"]!, LOG_LEVEL: "Warn" }
+    : { COGO_DATA_DIR: ":memory:", LOG_LEVEL: "Warn" }
+
+  const data = dataset(n)
+  const queryVectors = Array.from({ length: queries }, data.query)
+  const targets = queryVectors.map((_, i) => (i % 5 === 4 ? projectB : projectA))
+  const truth = queryVectors.map((q, i) => exactTopK(data, targets[i]!, q))
+
+  const rows: Array<Array<string>> = []
+  const database = DatabaseLive.pipe(Layer.provideMerge(AppConfig.layer), Layer.provide(ConfigProvider.layer(ConfigProvider.fromEnvRecord(env))))
+  await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+    const loadStarted = performance.now()
+    yield* load(data)
+    console.log(`loaded ${n} vectors in ${fmt((performance.now() - loadStarted) / 1000, 1)} s`)
+    for (const [m, efc] of grid) {
+      const buildMs = yield* buildIndex(m, efc)
+      for (const ef of efSearches) {
+        const agent = IndexingAgent.layer.pipe(
+          Layer.provide(benchEmbeddings(queryVectors)),
+          Layer.provide(ConfigProvider.layer(ConfigProvider.fromEnvRecord({ ...env, VECTOR_EF_SEARCH: String(ef) })))
+        )
+        const measured = yield* Effect.gen(function*() {
+          const indexing = yield* IndexingAgent
+          for (let i = 0; i < 20; i++) yield* indexing.search(targets[i]!, `q:${i}`, k) // warm-up
+          const samples: Array<number> = []
+          const hits = { [projectA]: 0, [projectB]: 0 }
+          for (let i = 0; i < queries; i++) {
+            const started = performance.now()
+            const found = yield* indexing.search(targets[i]!, `q:${i}`, k)
+            samples.push(performance.now() - started)
+            const expected = new Set(truth[i])
+            hits[targets[i]!] += found.filter((h) => expected.has(h.sourceId)).length
+          }
+          const asked = (project: string) => targets.filter((t) => t === project).length * k
+          return {
+            recall: (hits[projectA]! + hits[projectB]!) / (queries * k),
+            recallA: hits[projectA]! / asked(projectA),
+            recallB: hits[projectB]! / asked(projectB),
+            ...summarize(samples)
+          }
+        }).pipe(Effect.provide(agent))
+        rows.push([`${m}`, `${efc}`, fmt(buildMs / 1000, 1), `${ef}`, fmt(measured.recall, 3), fmt(measured.recallA, 3), fmt(measured.recallB, 3), fmt(measured.p50), fmt(measured.p99)])
+        console.log(rows.at(-1)!.join("  "))
+      }
+    }
+    // Leave the migration's index definition in place.
+    yield* buildIndex(16, 64)
+  }).pipe(Effect.provide(database))))
+
+  printTable(
+    `Vector search, ${fmt(n, 0)} x ${dims}-d (90% project A, 10% project B), top-${k} through IndexingAgent.search, ${queries} queries, ` +
+      `recall@${k} vs exact (${postgres ? "PostgreSQL" : "embedded PGlite"})`,
+    ["m", "ef_construction", "build s", "ef_search", "recall@10", "A (90%)", "B (10%)", "p50 ms", "p99 ms"],
+    rows
+  )
+}
