@@ -142,8 +142,9 @@ layer(EdgeServerLive(), { excludeTestServices: true })("edge auth, CORS, limits 
         global: { headers: { Authorization: `Bearer ${yield* Effect.promise(() => userToken(alice))}` } }
       })
       const compat = yield* Effect.promise(() => supabase.functions.invoke("figma-compat", { body: { not: "a figma document" } }))
-      const compatStatus = (compat.error as { context?: Response } | null)?.context?.status ?? 200
-      assert.isTrue(compatStatus < 500, `figma-compat answered ${compatStatus}`)
+      const compatAnswer = (compat.error as { context?: Response } | null)?.context
+      assert.strictEqual(compatAnswer?.status, 400, "a body that is not a Figma document is refused as bad input")
+      assert.match(compatAnswer?.headers.get("content-type") ?? "", /application\/problem\+json/)
       const plugin = yield* Effect.promise(() => supabase.functions.invoke("figma-plugin", { body: { unsigned: true } }))
       const pluginStatus = (plugin.error as { context?: Response } | null)?.context?.status
       assert.strictEqual(pluginStatus, 401, "unsigned plugin uploads are refused")

@@ -185,12 +185,10 @@ layer(FigmaCompatServerLive({ FIGMA_MAX_BODY_BYTES: String(capBytes) }), { exclu
       const statuses = new Map<number, number>()
       for (const answer of answers) {
         statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1)
-        assert.isBelow(answer.status, 500)
+        // No 5xx: every answer is a conversion (200) or a refusal of bad input (400), nothing else.
+        assert.oneOf(answer.status, [200, 400])
         if (answer.status === 200) assert.isTrue(isCogo(answer.body.document))
-        else {
-          assert.strictEqual(answer.status, 400)
-          assert.isAbove(answer.body.errors?.length ?? 0, 0)
-        }
+        else assert.isAbove(answer.body.errors?.length ?? 0, 0)
       }
       // Both outcomes occur, so the subset exercises conversion and rejection.
       assert.isAbove(statuses.get(200) ?? 0, 0)

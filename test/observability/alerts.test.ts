@@ -55,6 +55,23 @@ const awaitAlert = (rule: string, state: AlertState["state"]) =>
     Effect.retry(Schedule.spaced("100 millis").pipe(Schedule.upTo({ times: 100 })))
   )
 
+/** Polls until the rule was evaluated after `after` (an ISO time) and returns that evaluation. */
+const awaitEvaluationAfter = (rule: string, after: string) =>
+  alertOf(rule).pipe(
+    Effect.filterOrFail((a) => a.evaluatedAt !== null && a.evaluatedAt > after),
+    Effect.retry(Schedule.spaced("100 millis").pipe(Schedule.upTo({ times: 300 })))
+  )
+
+/**
+ * The rule's state once an evaluation has surely read the database after now: the first evaluation stamped
+ * after now may have read before it, the one after that started after the first had finished.
+ */
+const settledAlert = (rule: string) =>
+  Effect.gen(function*() {
+    const first = yield* awaitEvaluationAfter(rule, new Date().toISOString())
+    return yield* awaitEvaluationAfter(rule, first.evaluatedAt!)
+  })
+
 const metricSample = (name: string, labels: Record<string, string>) =>
   Effect.gen(function*() {
     const service = yield* RunningServiceTag
@@ -131,8 +148,8 @@ layer(TestLayer, { excludeTestServices: true, timeout: Duration.seconds(90) })("
       const finish = (state: "succeeded" | "dead", count: number) =>
         sql`INSERT INTO cogo.jobs (kind, state, finished_at) SELECT 'alerts-test', ${state}, now() FROM generate_series(1, ${count})`
       yield* finish("dead", 4) // 4 of 4 dead, but fewer than the 5 finished jobs the rule needs
-      yield* Effect.sleep("300 millis")
-      assert.strictEqual((yield* alertOf("job_failure_rate")).state, "ok")
+      // Not a sleep: an evaluation that read the 4 dead jobs has happened, and the rule stayed ok.
+      assert.strictEqual((yield* settledAlert("job_failure_rate")).state, "ok")
       yield* finish("succeeded", 2) // 4 of 6 dead: over 50%
       const firing = yield* awaitAlert("job_failure_rate", "firing")
       assert.closeTo(firing.value!, 4 / 6, 1e-9)

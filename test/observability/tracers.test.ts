@@ -53,12 +53,17 @@ for (const tracer of ["native", "otel-sdk"] as const) {
         assert.strictEqual(stringAttribute(server!, "http.route"), "/projection/lag")
         assert.strictEqual(server!.parentSpanId, callerSpanId)
 
-        yield* Effect.sleep("300 millis")
-        yield* telemetry.flush
-        const dbSpans = receiver.spans.filter((s) => s.traceId === traceId && stringAttribute(s, "db.query.text") !== undefined)
+        // The query spans of that request: waited for (up to 10 s), not assumed to be there after a fixed sleep.
+        const querySpans = () => receiver.spans.filter((s) => s.traceId === traceId && stringAttribute(s, "db.query.text") !== undefined)
+        const isSelect = (s: OtlpSpan) => stringAttribute(s, "db.operation.name") === "SELECT" && stringAttribute(s, "db.collection.name") !== undefined
+        for (let i = 0; i < 200 && !querySpans().some(isSelect); i++) {
+          yield* Effect.sleep("50 millis")
+          yield* telemetry.flush
+        }
+        const dbSpans = querySpans()
         assert.isAbove(dbSpans.length, 0, JSON.stringify(spans.map((s) => s.name)))
         assert.isFalse(dbSpans.some((s) => s.name === "postgres"), JSON.stringify(dbSpans.map((s) => s.name)))
-        const select = dbSpans.find((s) => stringAttribute(s, "db.operation.name") === "SELECT" && stringAttribute(s, "db.collection.name") !== undefined)
+        const select = dbSpans.find(isSelect)
         assert.isDefined(select, JSON.stringify(dbSpans.map((s) => s.name)))
         assert.strictEqual(select!.name, `SELECT ${stringAttribute(select!, "db.collection.name")}`)
 

@@ -85,11 +85,15 @@ for (const tracer of ["native", "otel-sdk"] as const) {
         )
 
         // Exported spans.
-        for (let i = 0; i < 40 && !receiver.bodies.join("").includes("access_token=REDACTED"); i++) {
+        // Waits for both requests' spans to be exported (up to 20 s), not for a fixed time.
+        const exportedBoth = () => {
+          const all = receiver.bodies.join("")
+          return all.includes("access_token=REDACTED") && all.includes("/rest/v1/projects")
+        }
+        for (let i = 0; i < 200 && !exportedBoth(); i++) {
           yield* telemetry.flush
           yield* Effect.sleep("100 millis")
         }
-        yield* Effect.sleep("300 millis")
         yield* telemetry.flush
         const exported = receiver.bodies.join("\n")
         assert.include(exported, "access_token=REDACTED", "the realtime URL was exported, redacted")

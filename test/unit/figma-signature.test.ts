@@ -5,7 +5,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Result } from "effect"
 import { createHmac } from "node:crypto"
-import { figmaPluginSignature, verifyFigmaPluginSignature } from "../../src/edge/figma/signature.ts"
+import { figmaPluginSignature, signatureHeader, timestampHeader, verifyFigmaPluginSignature } from "../../src/edge/figma/signature.ts"
 
 const secret = "unit-test-plugin-secret"
 const timestamp = "1767225600" // 2026-01-01T00:00:00Z
@@ -22,6 +22,8 @@ const verify = (signature: string | undefined, options: { readonly ts?: string |
     signature,
     body: options.bytes ?? body
   }, 300, options.at ?? now)
+
+const detail = (result: Result.Result<string, { readonly detail: string }>) => Result.isFailure(result) ? result.failure.detail : "accepted"
 
 const refusal = (result: Result.Result<string, { readonly slug: string }>) => Result.isFailure(result) ? result.failure.slug : "accepted"
 
@@ -74,5 +76,25 @@ describe("figma-plugin signature", () => {
     }
     // A correct signature far outside the window is still refused (a captured request cannot be replayed later).
     assert.strictEqual(refusal(verify(signed(now), { at: now + 3600 })), "signature-expired")
+  })
+
+  it("uses the documented header names (part of the wire format the plugin sends)", () => {
+    assert.strictEqual(timestampHeader, "x-cogo-timestamp")
+    assert.strictEqual(signatureHeader, "x-cogo-signature")
+  })
+
+  it("anchors the signature format at the start: a prefix before `v1=` is malformed", () => {
+    const good = `v1=${byHand(secret, timestamp, body)}`
+    assert.strictEqual(refusal(verify(`x${good}`)), "signature-malformed")
+    assert.strictEqual(refusal(verify(`v0,${good}`)), "signature-malformed")
+  })
+
+  it("says why, naming the header or the window, in each refusal's detail", () => {
+    const good = `v1=${byHand(secret, timestamp, body)}`
+    assert.strictEqual(detail(verify(undefined)), "x-cogo-timestamp and x-cogo-signature headers are required")
+    assert.strictEqual(detail(verify(good, { ts: "soon" })), "x-cogo-timestamp must be unix seconds")
+    assert.strictEqual(detail(verify("v1=zz")), "x-cogo-signature must be v1=<64 hex digits>")
+    assert.strictEqual(detail(verify(good, { at: now + 3600 })), "the signature timestamp is outside the 300 s window")
+    assert.strictEqual(detail(verify(`v1=${"0".repeat(64)}`)), "the signature does not match the body")
   })
 })
