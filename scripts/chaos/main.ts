@@ -1,5 +1,5 @@
 /**
- * `npm run chaos [-- --kills 50 --pg-restarts 5 --seconds 600 --replicas 3 --pg-port 55458 --pg-down-ms 2000]`:
+ * `npm run chaos [-- --kills 50 --pg-restarts 5 --seconds 600 --replicas 3 --pg-port 25458 --pg-down-ms 2000]`:
  * runs the chaos harness (scripts/chaos/harness.ts) on its own PostgreSQL 15 and prints one table. Exits 1
  * when anything was lost or doubled. Needs root and /usr/lib/postgresql/15/bin.
  */
@@ -14,7 +14,7 @@ const { values } = parseArgs({
     "pg-restarts": { type: "string", default: "5" },
     seconds: { type: "string", default: "600" },
     replicas: { type: "string", default: "3" },
-    "pg-port": { type: "string", default: "55458" },
+    "pg-port": { type: "string", default: "25458" },
     "pg-down-ms": { type: "string", default: "2000" }
   }
 })

@@ -1,6 +1,6 @@
 /**
  * The short chaos run (scripts/chaos/harness.ts, what `npm run chaos` runs for longer): its own durable
- * PostgreSQL 15 (port 55459 or COGO_CHAOS_PGPORT), 3 replicas of the real service behind the round-robin
+ * PostgreSQL 15 (port 25459 or COGO_CHAOS_PGPORT), 3 replicas of the real service behind the round-robin
  * proxy, plugin imports, chats (dropped mid-stream, resumed by run id), IDE writes and realtime subscribers
  * through it, while a replica is killed with
  * SIGKILL twice, Postgres is crash-stopped and started once, and every replica gets a SIGTERM (rolling
@@ -20,7 +20,7 @@ describe.skipIf(!postgresAvailable())("chaos (short): kill -9, Postgres restart,
       pgRestarts: 1,
       seconds: 20,
       replicas: 3,
-      pgPort: Number(process.env["COGO_CHAOS_PGPORT"] ?? "55459"),
+      pgPort: Number(process.env["COGO_CHAOS_PGPORT"] ?? "25459"),
       pgDownMs: 1_000,
       log: () => {}
     })

@@ -1,6 +1,6 @@
 /**
  * PostgreSQL restarts under a running replica (the real service as a child process) on its own cluster
- * (port 55454 or COGO_RESTART_PGPORT), which the test stops and starts: /health says `degraded` while the
+ * (port 25454 or COGO_RESTART_PGPORT), which the test stops and starts: /health says `degraded` while the
  * database is away, answers 200 within 5 s of it being back, the leader lock is taken again (a job whose
  * lease expired during the outage is rescued, not stuck) and the LISTEN connection is back (a realtime
  * subscriber receives a new event live). Skipped where PostgreSQL 15 is not installed.
@@ -15,7 +15,7 @@ import { health, query, startReplica, stopReplica, waitUntil } from "./support.t
 
 const bin = "/usr/lib/postgresql/15/bin"
 const available = existsSync(`${bin}/pg_ctl`) && process.getuid?.() === 0
-const port = process.env["COGO_RESTART_PGPORT"] ?? "55454"
+const port = process.env["COGO_RESTART_PGPORT"] ?? "25454"
 const dataDir = `/tmp/pg-scaleout-restart-${port}`
 const databaseUrl = `postgres://postgres@127.0.0.1:${port}/postgres`
 const pgCtl = (...args: ReadonlyArray<string>) =>

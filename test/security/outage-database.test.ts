@@ -1,6 +1,6 @@
 /**
  * A database outage answers 503 + Retry-After on every endpoint that needs the database, never 500, and the
- * service recovers when the database is back. Runs against its own PostgreSQL 15 cluster (port 55448 or
+ * service recovers when the database is back. Runs against its own PostgreSQL 15 cluster (port 25448 or
  * COGO_OUTAGE_PGPORT), which the test stops mid-test; skipped where PostgreSQL 15 is not installed.
  */
 import { afterAll, assert, describe, layer } from "@effect/vitest"
@@ -12,7 +12,7 @@ import { baseUrl, EdgeServerLive, userToken } from "../edge/server.ts"
 
 const bin = "/usr/lib/postgresql/15/bin"
 const available = existsSync(`${bin}/pg_ctl`) && process.getuid?.() === 0
-const port = process.env["COGO_OUTAGE_PGPORT"] ?? "55448"
+const port = process.env["COGO_OUTAGE_PGPORT"] ?? "25448"
 const dataDir = `/tmp/pg-inputs-outage-${port}`
 const pgCtl = (...args: ReadonlyArray<string>) =>
   execFileSync("runuser", ["-u", "postgres", "--", `${bin}/pg_ctl`, "-D", dataDir, ...args], { stdio: "ignore" })

@@ -117,11 +117,15 @@ export class ChatFrames extends Context.Service<ChatFrames, {
         return Option.map(Option.fromNullishOr(rows[0]), toRun)
       })
 
-      /** Ends a run whose owner stopped beating (at most once, whoever notices first). */
-      const finishStale = (runId: string) =>
+      /**
+       * Ends a run whose owner stopped beating (at most once, whoever notices first). The owner may have sent its
+       * own readers frames it had not written yet, so the ending goes after the noticing reader's cursor too: that
+       * reader sees no id twice and no gap, and every reader ends with `error` + `[DONE]`.
+       */
+      const finishStale = (runId: string, cursor: number) =>
         sql`
           WITH run AS (
-            UPDATE cogo.chat_runs SET finished_at = now(), frame_count = frame_count + 2
+            UPDATE cogo.chat_runs SET finished_at = now(), frame_count = GREATEST(frame_count, ${cursor + 1}) + 2
             WHERE id = ${runId}::uuid AND finished_at IS NULL AND heartbeat_at < now() - make_interval(secs => ${staleSeconds})
             RETURNING frame_count),
           frames AS (
@@ -139,7 +143,7 @@ export class ChatFrames extends Context.Service<ChatFrames, {
             SELECT finished_at IS NOT NULL AS finished, heartbeat_at < now() - make_interval(secs => ${staleSeconds}) AS stale
             FROM cogo.chat_runs WHERE id = ${runId}::uuid`
           if (run === undefined) return { frames: [], last: true }
-          if (!run.finished && run.stale) yield* finishStale(runId)
+          if (!run.finished && run.stale) yield* finishStale(runId, cursor)
           const frames = yield* sql<{ seq: number; data: string }>`
             SELECT seq, data FROM cogo.chat_frames WHERE run_id = ${runId}::uuid AND seq > ${cursor} ORDER BY seq LIMIT ${readLimit}`
           return { frames, last: run.finished && frames.length < readLimit }

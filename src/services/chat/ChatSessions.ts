@@ -25,6 +25,7 @@ import { currentTraceparent } from "../../domain/platform/Traceparent.ts"
 import { type Principal, principalKey } from "../auth/Auth.ts"
 import { Database, DbRole } from "../platform/Database.ts"
 import { EventBus } from "../platform/EventBus.ts"
+import { Drain } from "../platform/Drain.ts"
 import { Leader } from "../platform/Leader.ts"
 import { type ChatMessage, type ContextDocument, Llm } from "../agents/Llm.ts"
 import { ResearchAgent } from "../agents/ResearchAgent.ts"
@@ -90,6 +91,9 @@ export class ChatSessions extends Context.Service<ChatSessions, {
       // Registered before the runs' fibers, so it runs after they were interrupted: their last frames are kept.
       yield* Effect.addFinalizer(() => Effect.suspend(() => flushAll))
       const fibers = yield* FiberSet.make<void>()
+      // On SIGTERM the drain waits for live runs to finish (their readers resume on another replica from the shared
+      // log) instead of interrupting them, up to its deadline.
+      yield* (yield* Drain).track("chat runs", Effect.sync(() => activeCount() > 0))
       const runs = new Map<string, RunState>()
       const latestByChat = new Map<string, string>()
 
@@ -233,6 +237,8 @@ export class ChatSessions extends Context.Service<ChatSessions, {
         runs.set(run.id, state)
         latestByChat.set(`${run.ownerScope}|${run.chatId}`, run.id)
         yield* Metric.update(chatActive, activeCount())
+        // The run is in the shared log before its id reaches the client: a resume on another replica finds it at once.
+        yield* flush(state)
         state.fiber = yield* FiberSet.run(fibers, generate(state, principal, request, run.createdAt))
         return run
       })
