@@ -18,7 +18,7 @@ import { Api } from "../Api.ts"
 import { problemResponse } from "../../services/platform/problemResponse.ts"
 import { lastEventIdOf, sseComment, sseResponse, withHeartbeat } from "../http/sse.ts"
 
-export const uiMessageStreamHeader = "x-vercel-ai-ui-message-stream"
+const uiMessageStreamHeader = "x-vercel-ai-ui-message-stream"
 /** Idempotency keys of chat POSTs are shared by `chat` and `chat-gateway` (the gateway forwards). */
 const chatPath = "/functions/v1/chat"
 
