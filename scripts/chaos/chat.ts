@@ -7,6 +7,7 @@
 import * as http from "node:http"
 import { randomUUID } from "node:crypto"
 import { countError, type Stats } from "./client.ts"
+import { createSseParser } from "../../test/support/sseClient.ts"
 
 export interface ChatLog {
   started: number
@@ -32,18 +33,12 @@ const stream = (port: number, options: http.RequestOptions, body: string | undef
   new Promise<{ status: number; runId: string | undefined }>((resolve) => {
     const request = http.request({ host: "127.0.0.1", port, agent: false, ...options }, (response) => {
       const runId = response.headers["x-cogo-stream-id"]
-      let buffer = ""
+      const feed = createSseParser((frame) => {
+        if (frame.id !== undefined && response.statusCode === 200) frames.push({ id: Number(frame.id), data: frame.data })
+      })
       response.setEncoding("utf8")
       response.on("data", (chunk: string) => {
-        buffer += chunk
-        let end: number
-        while ((end = buffer.indexOf("\n\n")) >= 0) {
-          const block = buffer.slice(0, end)
-          buffer = buffer.slice(end + 2)
-          const id = /^id: (\d+)$/m.exec(block)
-          const data = /^data: (.*)$/m.exec(block)
-          if (id !== null && data !== null && response.statusCode === 200) frames.push({ id: Number(id[1]), data: data[1]! })
-        }
+        feed(chunk)
         if (drop()) request.destroy()
       })
       const done = () => resolve({ status: response.statusCode ?? 0, runId: typeof runId === "string" ? runId : undefined })

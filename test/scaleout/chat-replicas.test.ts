@@ -10,6 +10,7 @@ import { type FakeOpenAIServer, startFakeOpenAI } from "../support/FakeOpenAI.ts
 import { hasRealPostgres } from "../support/TestDatabase.ts"
 import type { ServiceProcess } from "../support/ServiceProcess.ts"
 import { dropDatabase, freshDatabase, query, startReplica, stopReplica } from "./support.ts"
+import { createSseParser } from "../support/sseClient.ts"
 
 interface Frame {
   readonly id: number
@@ -20,19 +21,13 @@ interface Frame {
 const readFrames = async (response: Response, stop: (frames: ReadonlyArray<Frame>) => boolean = () => false) => {
   const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader()
   const frames: Array<Frame> = []
-  let buffer = ""
+  const feed = createSseParser((frame) => {
+    if (frame.id !== undefined) frames.push({ id: Number(frame.id), data: frame.data })
+  })
   for (;;) {
     const { value, done } = await reader.read()
     if (done) return frames
-    buffer += value
-    let end: number
-    while ((end = buffer.indexOf("\n\n")) >= 0) {
-      const block = buffer.slice(0, end)
-      buffer = buffer.slice(end + 2)
-      const id = /^id: (\d+)$/m.exec(block)
-      const data = /^data: (.*)$/m.exec(block)
-      if (id !== null && data !== null) frames.push({ id: Number(id[1]), data: data[1]! })
-    }
+    feed(value)
     if (stop(frames)) {
       await reader.cancel()
       return frames

@@ -4,28 +4,10 @@
  * token is a different string, so it is verified (and refused) on its own.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Option, Redacted } from "effect"
-import * as jose from "jose"
-import { Auth, devUserId } from "../../src/services/auth/Auth.ts"
+import { Effect, Exit } from "effect"
+import { alice, mint as mintClaims, nowSeconds as now, prodAuth as makeAuth, validClaims } from "./jwt-support.ts"
 
-const secret = "a-test-jwt-secret-of-at-least-thirty-two-characters"
-const alice = "a11ce000-0000-4000-8000-000000000001"
-const now = () => Math.floor(Date.now() / 1000)
-
-const makeAuth = Auth.make({
-  mode: "prod",
-  jwtSecret: Option.some(Redacted.make(secret)),
-  jwksUrl: Option.none(),
-  audience: "authenticated",
-  issuer: Option.none(),
-  serviceRoleKey: Option.none(),
-  devUserId
-})
-
-const mint = (exp: number) =>
-  Effect.promise(() =>
-    new jose.SignJWT({ sub: alice, role: "authenticated", aud: "authenticated", exp, iat: now() })
-      .setProtectedHeader({ alg: "HS256", typ: "JWT" }).sign(new TextEncoder().encode(secret)))
+const mint = (exp: number) => mintClaims({ ...validClaims(), exp })
 
 describe("verified-token cache", () => {
   it.effect("answers a repeated token with the same principal and refuses a tampered copy", () =>

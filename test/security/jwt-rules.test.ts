@@ -6,30 +6,11 @@
  * its row.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Option, Redacted } from "effect"
+import { Effect, Exit } from "effect"
 import * as jose from "jose"
-import { Auth, devUserId } from "../../src/services/auth/Auth.ts"
+import { alice, jwtKey as key, mint, nowSeconds as now, prodAuth as auth, validClaims } from "./jwt-support.ts"
 
-const secret = "a-test-jwt-secret-of-at-least-thirty-two-characters"
-const key = new TextEncoder().encode(secret)
-const alice = "a11ce000-0000-4000-8000-000000000001"
-const now = () => Math.floor(Date.now() / 1000)
-
-const auth = Auth.make({
-  mode: "prod",
-  jwtSecret: Option.some(Redacted.make(secret)),
-  jwksUrl: Option.none(),
-  audience: "authenticated",
-  issuer: Option.none(),
-  serviceRoleKey: Option.none(),
-  devUserId
-})
-
-/** Signs exactly the claims given (no defaults added), HS256 unless told otherwise. */
-const mint = (claims: jose.JWTPayload, signWith: Uint8Array = key, alg = "HS256") =>
-  Effect.promise(() => new jose.SignJWT(claims).setProtectedHeader({ alg, typ: "JWT" }).sign(signWith))
-
-const valid = () => ({ sub: alice, role: "authenticated", aud: "authenticated", exp: now() + 600, iat: now() })
+const valid = validClaims
 
 const accepts = (token: string) =>
   Effect.gen(function*() {
