@@ -28,6 +28,7 @@ import { DrainLive, DrainOnShutdownLive } from "../services/platform/Drain.ts"
 import { LeaderLive } from "../services/platform/Leader.ts"
 import { RetentionLive } from "../services/platform/Retention.ts"
 import { FigmaImport } from "../services/figma/FigmaImport.ts"
+import { Auth } from "../services/auth/Auth.ts"
 import { PluginTokens } from "../services/auth/PluginTokens.ts"
 import { createWarmServer } from "../services/platform/HttpServerWarmup.ts"
 import { LoggingLive } from "./LoggingLive.ts"
@@ -64,7 +65,7 @@ const FigmaImportLive = FigmaImport.jobs.pipe(Layer.provide(FigmaImport.layer))
  * the Figma import job kind, over the agents (job queue, orchestrator, LLM...), over CQRS, over the platform.
  */
 export const ServicesLive = Layer.mergeAll(EdgeServicesLive, ObservabilityServicesLive, FigmaImportLive).pipe(
-  Layer.provideMerge(PluginTokens.layer),
+  Layer.provideMerge(Layer.mergeAll(Auth.layer, PluginTokens.layer)),
   Layer.provideMerge(AgentsLive),
   Layer.provideMerge(CqrsLive),
   Layer.provideMerge(PlatformLive)

@@ -7,24 +7,22 @@ import { FetchHttpClient } from "effect/http"
 import { Alerts } from "../services/observability/Alerts.ts"
 import { Artifacts } from "../services/observability/Artifacts.ts"
 import { DatabaseMetricsLive } from "../services/observability/DatabaseMetrics.ts"
-import { JobQueue } from "../services/jobs/JobQueue.ts"
 import { Telemetry } from "../services/observability/Telemetry.ts"
 import { AlertsLive } from "../edge/observability/AlertsLive.ts"
 import { ArtifactFilesRoute, ArtifactsLive } from "../edge/observability/ArtifactsLive.ts"
 import { statusRoutes } from "../edge/observability/status/StatusRoutes.ts"
-import { Auth } from "../services/auth/Auth.ts"
 import { OperatorAccess } from "../services/observability/OperatorAccess.ts"
 import { OperatorAuthenticationLive } from "../edge/observability/OperatorAuth.ts"
 import { TracesLive } from "../edge/observability/TracesLive.ts"
 
-/** Artifacts plus the recorder of finished jobs (JobQueue.layer is memoized: the same queue AgentsLive builds). */
-const ArtifactServicesLive = Artifacts.jobRecorderLayer.pipe(Layer.provideMerge(Artifacts.layer), Layer.provide(JobQueue.layer))
+/** Artifacts plus the recorder of finished jobs (the job queue comes from AgentsLive, below in Main.ts). */
+const ArtifactServicesLive = Artifacts.jobRecorderLayer.pipe(Layer.provideMerge(Artifacts.layer))
 
 /**
  * Operator access (and the HttpApi middleware the traces, alerts and projection groups declare); it checks
  * the service role through Auth (memoized: the instance EdgeServicesLive builds).
  */
-const OperatorAccessLive = OperatorAuthenticationLive.pipe(Layer.provideMerge(OperatorAccess.layer), Layer.provide(Auth.layer))
+const OperatorAccessLive = OperatorAuthenticationLive.pipe(Layer.provideMerge(OperatorAccess.layer))
 
 export const ObservabilityServicesLive = Layer.mergeAll(Alerts.layer.pipe(Layer.provide(FetchHttpClient.layer)), ArtifactServicesLive, Telemetry.eventsLayer, DatabaseMetricsLive, OperatorAccessLive)
 
