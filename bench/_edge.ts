@@ -32,3 +32,14 @@ export const startService = async (env: Record<string, string>): Promise<Running
     close: () => Effect.runPromise(Scope.close(scope, Exit.void))
   }
 }
+
+/** Dev auth, the scripted model at `model`, and chat rate limits lifted: for benches that measure chat itself. */
+export const chatBenchEnv = (model: { readonly baseUrl: string; readonly apiKey: string }): Record<string, string> => ({
+  COGO_AUTH_MODE: "dev",
+  OPENAI_BASE_URL: model.baseUrl,
+  OPENAI_API_KEY: model.apiKey,
+  COGO_CHAT_RATE_BURST: "1000000",
+  COGO_CHAT_RATE_PER_MINUTE: "1000000",
+  COGO_CHAT_DIRECT_RATE_BURST: "1000000",
+  COGO_CHAT_DIRECT_RATE_PER_MINUTE: "1000000"
+})

@@ -10,7 +10,7 @@ import { Effect } from "effect"
 import { ProjectCommands } from "../src/services/cqrs/ProjectCommands.ts"
 import { devUserId } from "../src/services/auth/Auth.ts"
 import { startFakeOpenAI, toolResults } from "../test/support/FakeOpenAI.ts"
-import { startService } from "./_edge.ts"
+import { chatBenchEnv, startService } from "./_edge.ts"
 import { fmt, printTable, summarize } from "./_table.ts"
 
 type Chunk = { readonly type: string; readonly [k: string]: unknown }
@@ -37,15 +37,7 @@ const idsOf = (body: Record<string, unknown>) => toolResults(body).map((r) => (r
 export const run = async (args: ReadonlyArray<string>): Promise<void> => {
   const turns = Number(args[0] ?? 50)
   const fake = await startFakeOpenAI()
-  const service = await startService({
-    COGO_AUTH_MODE: "dev",
-    OPENAI_BASE_URL: fake.baseUrl,
-    OPENAI_API_KEY: fake.apiKey,
-    COGO_CHAT_RATE_BURST: "1000000",
-    COGO_CHAT_RATE_PER_MINUTE: "1000000",
-    COGO_CHAT_DIRECT_RATE_BURST: "1000000",
-    COGO_CHAT_DIRECT_RATE_PER_MINUTE: "1000000"
-  })
+  const service = await startService(chatBenchEnv(fake))
   const projectId = crypto.randomUUID()
   await Effect.runPromise(Effect.provide(Effect.gen(function*() {
     const commands = yield* ProjectCommands

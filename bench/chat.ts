@@ -16,7 +16,7 @@ import { makeProxyHandler } from "../src/edge/proxy/proxy.ts"
 import { devUserId } from "../src/services/auth/Auth.ts"
 import { Database, DbRole } from "../src/services/platform/Database.ts"
 import { startFakeOpenAI } from "../test/support/FakeOpenAI.ts"
-import { startService } from "./_edge.ts"
+import { chatBenchEnv, startService } from "./_edge.ts"
 import { fmt, printTable, summarize } from "./_table.ts"
 
 const deltas = ["Hello", " from", " the", " fake", " model", "."]
@@ -73,15 +73,7 @@ const readAll = async (response: Response) => {
 const frameCost = async (runs: number, deltaCount: number) => {
   const fake = await startFakeOpenAI()
   fake.setDefaultChat({ kind: "stream", deltas: Array.from({ length: deltaCount }, (_, i) => ` w${i}`) })
-  const service = await startService({
-    COGO_AUTH_MODE: "dev",
-    OPENAI_BASE_URL: fake.baseUrl,
-    OPENAI_API_KEY: fake.apiKey,
-    COGO_CHAT_RATE_BURST: "1000000",
-    COGO_CHAT_RATE_PER_MINUTE: "1000000",
-    COGO_CHAT_DIRECT_RATE_BURST: "1000000",
-    COGO_CHAT_DIRECT_RATE_PER_MINUTE: "1000000"
-  })
+  const service = await startService(chatBenchEnv(fake))
   const client = new OpenAI({ baseURL: fake.baseUrl, apiKey: fake.apiKey })
   const direct = async () => {
     const started = performance.now()
