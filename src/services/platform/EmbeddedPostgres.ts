@@ -3,22 +3,12 @@
  * `stream` option, so every query path is the same code as against a real Postgres. Queries never block
  * this thread's event loop; they serialize in the worker (PGlite is one backend).
  */
-import { Context, Effect, Layer, Schema } from "effect"
+import { Context, Effect, Layer } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { Duplex } from "node:stream"
-import { Worker } from "node:worker_threads"
-
-export class EmbeddedStartError extends Schema.TaggedError<EmbeddedStartError>()("EmbeddedStartError", {
-  message: Schema.String
-}) {}
-
-type WorkerOutbound =
-  | { readonly type: "ready" }
-  | { readonly type: "data"; readonly id: number; readonly bytes: Uint8Array }
-  | { readonly type: "end"; readonly id: number }
-  | { readonly type: "fatal"; readonly message: string }
-  | { readonly type: "closed" }
+import type { Duplex } from "node:stream"
+import { EmbeddedStartError, openBridge } from "./embedded/bridge.ts"
+import { defaultTemplateOptions, seedDataDir, type TemplateOptions } from "./embedded/template.ts"
 
 export class EmbeddedPostgres extends Context.Service<EmbeddedPostgres, {
   /** Where the data lives (`:memory:` for a throwaway database). */
@@ -26,85 +16,24 @@ export class EmbeddedPostgres extends Context.Service<EmbeddedPostgres, {
   /** Opens one virtual connection to the worker's backend. */
   readonly connect: () => Duplex
 }>()("cogo/EmbeddedPostgres") {
-  static readonly layer = (dataDir: string) =>
+  /**
+   * A fresh data directory starts as a copy of the migrated template (embedded/template.ts) instead of
+   * PGlite's initdb; `templates: false` skips that (initdb in place).
+   */
+  static readonly layer = (dataDir: string, options: { readonly templates?: TemplateOptions | false } = {}) =>
     Layer.effect(
       EmbeddedPostgres,
       Effect.gen(function*() {
-        if (dataDir !== ":memory:") yield* lockDataDir(dataDir)
-        const worker = yield* Effect.acquireRelease(startWorker(dataDir), stopWorker)
-        const sockets = new Map<number, Duplex>()
-        let nextId = 1
-        worker.on("message", (msg: WorkerOutbound) => {
-          if (msg.type === "data") sockets.get(msg.id)?.push(Buffer.from(msg.bytes))
-          else if (msg.type === "end") {
-            const socket = sockets.get(msg.id)
-            sockets.delete(msg.id)
-            socket?.push(null)
-          } else if (msg.type === "fatal") {
-            for (const socket of sockets.values()) socket.destroy(new Error(`embedded postgres: ${msg.message}`))
-          }
-        })
-        const connect = () => {
-          const id = nextId++
-          const socket = new Duplex({
-            read() {},
-            write(chunk: Buffer, _encoding, callback) {
-              worker.postMessage({ type: "data", id, bytes: chunk })
-              callback()
-            },
-            final(callback) {
-              worker.postMessage({ type: "close", id })
-              callback()
-            },
-            destroy(error, callback) {
-              if (sockets.delete(id)) worker.postMessage({ type: "close", id })
-              callback(error)
-            }
-          })
-          // sql-pg treats the stream like a net.Socket.
-          Object.assign(socket, { setNoDelay: () => socket, setKeepAlive: () => socket, unref: () => socket })
-          sockets.set(id, socket)
-          worker.postMessage({ type: "open", id })
-          queueMicrotask(() => socket.emit("connect"))
-          return socket
+        if (dataDir !== ":memory:") {
+          yield* lockDataDir(dataDir)
+          const templates = options.templates ?? defaultTemplateOptions()
+          if (templates !== false) yield* seedDataDir(dataDir, templates)
         }
-        return EmbeddedPostgres.of({ dataDir, connect })
+        const bridge = yield* openBridge(dataDir)
+        return EmbeddedPostgres.of({ dataDir, connect: bridge.connect })
       })
     )
 }
-
-const workerUrl = new URL("./embedded/pglite-worker.ts", import.meta.url)
-
-const startWorker = (dataDir: string) =>
-  Effect.callback<Worker, EmbeddedStartError>((resume) => {
-    const worker = new Worker(workerUrl, { workerData: { dataDir }, execArgv: [] })
-    const onMessage = (msg: WorkerOutbound) => {
-      if (msg.type !== "ready") return
-      cleanup()
-      resume(Effect.succeed(worker))
-    }
-    const onError = (error: Error) => {
-      cleanup()
-      resume(Effect.fail(new EmbeddedStartError({ message: `PGlite failed to start in ${dataDir}: ${error.message}` })))
-    }
-    const cleanup = () => {
-      worker.off("message", onMessage)
-      worker.off("error", onError)
-    }
-    worker.on("message", onMessage)
-    worker.on("error", onError)
-  })
-
-const stopWorker = (worker: Worker) =>
-  Effect.callback<void>((resume) => {
-    const timer = setTimeout(() => void worker.terminate().then(() => resume(Effect.void)), 5_000)
-    worker.on("message", (msg: WorkerOutbound) => {
-      if (msg.type !== "closed") return
-      clearTimeout(timer)
-      void worker.terminate().then(() => resume(Effect.void))
-    })
-    worker.postMessage({ type: "shutdown" })
-  })
 
 /**
  * PGlite happily opens one directory from two processes and corrupts it; a lock file with the owner's pid

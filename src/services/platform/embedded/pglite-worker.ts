@@ -1,7 +1,7 @@
 /**
  * Embedded Postgres (PGlite + pgvector) served over the Postgres wire protocol from a worker thread.
  *
- * The main thread hands `@effect/sql-pg` one in-process Duplex per pooled connection (see EmbeddedPostgres.ts);
+ * The main thread hands `@effect/sql-pg` one in-process Duplex per pooled connection (see bridge.ts);
  * their bytes arrive here as `data` messages. PGlite is a single backend, so this worker multiplexes the
  * virtual connections onto it:
  * - startup (and SSL/cancel requests) are answered here, everything else goes to the backend unchanged;
