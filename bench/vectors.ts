@@ -1,9 +1,14 @@
 /**
  * Vector search through the service's search (`IndexingAgent.search`, as ResearchAgent calls it): N x 384-d
  * vectors in `cogo.vectors` (90% in project A, 10% in project B), top-10 by project; recall@10 against exact
- * search (brute force here, in Float64) and latency, for a small grid of HNSW parameters.
+ * search (brute force here, in Float64) and latency, overall and per project, for a small grid of HNSW
+ * parameters and exact-search thresholds.
  *
- * `npm run bench -- vectors [n] [m:efc,...] [efSearch,...]`, e.g. `vectors 100000 16:64,24:128 40,80,160`.
+ * Each row is one search path: "before" (the pre-issue-16 path, a transaction with the role and settings and
+ * an HNSW SELECT: 5 round trips), then `cogo.search_vectors` (one statement) with HNSW only (exact below 0) and
+ * with the exact path for scopes below the threshold.
+ *
+ * `npm run bench -- vectors [n] [m:efc,...] [efSearch,...] [exactBelow,...]`, e.g. `vectors 100000 16:64 100 0,20000`.
  * PostgreSQL with DATABASE_URL (a scratch database: the bench drops and rebuilds the HNSW index and leaves the
  * migration's index definition back in place), else embedded PGlite in memory.
  * The data are clustered (1,000 centres plus noise), like real embeddings; uniform random vectors would be the
@@ -96,7 +101,10 @@ const load = (data: ReturnType<typeof dataset>) =>
         SELECT (r->>0)::uuid, 'bench', r->>1, 0, 'bench vector ' || (r->>1), md5(r->>1), (r->>2)::vector, ${model}
         FROM jsonb_array_elements(${JSON.stringify(rows)}::jsonb) r`
     }
-    yield* sql`ANALYZE cogo.vectors`
+    // Index-only scans (the exact path) need the visibility map that autovacuum keeps in a live database; the
+    // scope index is rebuilt like the HNSW index below, so an earlier run's deleted rows do not bloat it.
+    yield* sql`VACUUM ANALYZE cogo.vectors`
+    yield* sql`REINDEX INDEX cogo.vectors_scope_exact_idx`
   })
 
 const buildIndex = (m: number, efc: number) =>
@@ -109,10 +117,28 @@ const buildIndex = (m: number, efc: number) =>
     return performance.now() - started
   })
 
+/** The search path before issue 16's fix, as the baseline of the same run: BEGIN, role, settings, HNSW SELECT, COMMIT. */
+const transactionalHnsw = (project: string, q: Float64Array, ef: number) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient
+    return yield* sql.withTransaction(Effect.gen(function*() {
+      yield* sql`SELECT set_config('role', 'cogo_agent', true)`
+      yield* sql`SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), set_config('hnsw.ef_search', ${String(ef)}, true)`
+      const rows = yield* sql<{ readonly source_id: string }>`
+        SELECT source_id FROM cogo.vectors WHERE project_id = ${project} AND model = ${model}
+        ORDER BY embedding <=> ${literal(q)}::vector LIMIT ${k}`
+      return rows.map((r) => ({ sourceId: r.source_id }))
+    }))
+  })
+
+type Search = (i: number) => Effect.Effect<ReadonlyArray<{ readonly sourceId: string }>, unknown, SqlClient>
+
 export const run = async (args: ReadonlyArray<string>): Promise<void> => {
   const n = Number(args[0] ?? 100_000)
   const grid = (args[1] ?? "16:64").split(",").map((p) => p.split(":").map(Number) as [number, number])
-  const efSearches = (args[2] ?? "40,80,160").split(",").map(Number)
+  const efSearches = (args[2] ?? "100").split(",").map(Number)
+  // 0 = never exact (HNSW for every scope); the service's default is 20,000.
+  const exactBelows = (args[3] ?? "0,20000").split(",").map(Number)
   const postgres = process.env["DATABASE_URL"] !== undefined
   const env: Record<string, string> = postgres
     ? { DATABASE_URL: process.env["DATABASE_URL"]!, LOG_LEVEL: "Warn" }
@@ -123,6 +149,33 @@ export const run = async (args: ReadonlyArray<string>): Promise<void> => {
   const targets = queryVectors.map((_, i) => (i % 5 === 4 ? projectB : projectA))
   const truth = queryVectors.map((q, i) => exactTopK(data, targets[i]!, q))
 
+  /** Recall@k and latency of `search` over the queries, overall and per project. */
+  const measure = (search: Search) =>
+    Effect.gen(function*() {
+      for (let i = 0; i < 20; i++) yield* search(i) // warm-up
+      const byProject = { [projectA]: { hits: 0, asked: 0, samples: [] as Array<number> }, [projectB]: { hits: 0, asked: 0, samples: [] as Array<number> } }
+      for (let i = 0; i < queries; i++) {
+        const started = performance.now()
+        const found = yield* search(i)
+        const slot = byProject[targets[i]!]!
+        slot.samples.push(performance.now() - started)
+        const expected = new Set(truth[i])
+        slot.hits += found.filter((h) => expected.has(h.sourceId)).length
+        slot.asked += k
+      }
+      const a = byProject[projectA]!
+      const b = byProject[projectB]!
+      const cells = (hits: number, asked: number, samples: ReadonlyArray<number>) => {
+        const { p50, p99 } = summarize(samples)
+        return [fmt(hits / asked, 3), fmt(p50), fmt(p99)]
+      }
+      return [
+        ...cells(a.hits + b.hits, a.asked + b.asked, [...a.samples, ...b.samples]),
+        ...cells(a.hits, a.asked, a.samples),
+        ...cells(b.hits, b.asked, b.samples)
+      ]
+    })
+
   const rows: Array<Array<string>> = []
   const database = DatabaseLive.pipe(Layer.provideMerge(AppConfig.layer), Layer.provide(ConfigProvider.layer(ConfigProvider.fromEnvRecord(env))))
   await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
@@ -131,43 +184,32 @@ export const run = async (args: ReadonlyArray<string>): Promise<void> => {
     console.log(`loaded ${n} vectors in ${fmt((performance.now() - loadStarted) / 1000, 1)} s`)
     for (const [m, efc] of grid) {
       const buildMs = yield* buildIndex(m, efc)
-      for (const ef of efSearches) {
-        const agent = IndexingAgent.layer.pipe(
-          Layer.provide(benchEmbeddings(queryVectors)),
-          Layer.provide(ConfigProvider.layer(ConfigProvider.fromEnvRecord({ ...env, VECTOR_EF_SEARCH: String(ef) })))
-        )
-        const measured = yield* Effect.gen(function*() {
-          const indexing = yield* IndexingAgent
-          for (let i = 0; i < 20; i++) yield* indexing.search(targets[i]!, `q:${i}`, k) // warm-up
-          const samples: Array<number> = []
-          const hits = { [projectA]: 0, [projectB]: 0 }
-          for (let i = 0; i < queries; i++) {
-            const started = performance.now()
-            const found = yield* indexing.search(targets[i]!, `q:${i}`, k)
-            samples.push(performance.now() - started)
-            const expected = new Set(truth[i])
-            hits[targets[i]!] += found.filter((h) => expected.has(h.sourceId)).length
-          }
-          const asked = (project: string) => targets.filter((t) => t === project).length * k
-          return {
-            recall: (hits[projectA]! + hits[projectB]!) / (queries * k),
-            recallA: hits[projectA]! / asked(projectA),
-            recallB: hits[projectB]! / asked(projectB),
-            ...summarize(samples)
-          }
-        }).pipe(Effect.provide(agent))
-        rows.push([`${m}`, `${efc}`, fmt(buildMs / 1000, 1), `${ef}`, fmt(measured.recall, 3), fmt(measured.recallA, 3), fmt(measured.recallB, 3), fmt(measured.p50), fmt(measured.p99)])
+      const report = (plan: string, ef: number, exactBelow: string, measured: ReadonlyArray<string>) => {
+        rows.push([plan, `${m}`, `${efc}`, fmt(buildMs / 1000, 1), `${ef}`, exactBelow, ...measured])
         console.log(rows.at(-1)!.join("  "))
+      }
+      for (const ef of efSearches) {
+        report("before: BEGIN+set_config+SELECT+COMMIT", ef, "-", yield* measure((i) => transactionalHnsw(targets[i]!, queryVectors[i]!, ef)))
+        for (const exactBelow of exactBelows) {
+          const agent = Layer.fresh(IndexingAgent.layer).pipe(
+            Layer.provide(benchEmbeddings(queryVectors)),
+            Layer.provide(ConfigProvider.layer(ConfigProvider.fromEnvRecord({ ...env, VECTOR_EF_SEARCH: String(ef), VECTOR_EXACT_BELOW: String(exactBelow) })))
+          )
+          const measured = yield* Effect.flatMap(Effect.service(IndexingAgent), (indexing) => measure((i) => indexing.search(targets[i]!, `q:${i}`, k))).pipe(
+            Effect.provide(agent)
+          )
+          report(exactBelow === 0 ? "search_vectors, HNSW only" : "search_vectors, exact below", ef, exactBelow === 0 ? "0" : fmt(exactBelow, 0), measured)
+        }
       }
     }
     // Leave the migration's index definition in place.
-    yield* buildIndex(16, 64)
+    if (grid.at(-1)?.join(":") !== "16:64") yield* buildIndex(16, 64)
   }).pipe(Effect.provide(database))))
 
   printTable(
-    `Vector search, ${fmt(n, 0)} x ${dims}-d (90% project A, 10% project B), top-${k} through IndexingAgent.search, ${queries} queries, ` +
+    `Vector search, ${fmt(n, 0)} x ${dims}-d (90% project A, 10% project B), top-${k}, ${queries} queries (80% A, 20% B), ` +
       `recall@${k} vs exact (${postgres ? "PostgreSQL" : "embedded PGlite"})`,
-    ["m", "ef_construction", "build s", "ef_search", "recall@10", "A (90%)", "B (10%)", "p50 ms", "p99 ms"],
+    ["plan", "m", "ef_constr", "build s", "ef_search", "exact below", "recall", "p50 ms", "p99 ms", "A recall", "A p50", "A p99", "B recall", "B p50", "B p99"],
     rows
   )
 }

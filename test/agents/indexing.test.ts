@@ -1,15 +1,41 @@
 import { assert, describe, it, layer } from "@effect/vitest"
-import { Context, Effect, Layer, Ref } from "effect"
+import { Context, Effect, Layer, Metric, Ref } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
 import { joinOverlapping, mergeEvidence } from "../../src/domain/agents/Evidence.ts"
 import { chunkText } from "../../src/domain/agents/TextFeatures.ts"
 import { Embeddings } from "../../src/services/agents/Embeddings.ts"
-import { IndexingAgent } from "../../src/services/agents/IndexingAgent.ts"
+import { IndexingAgent, vectorSearches } from "../../src/services/agents/IndexingAgent.ts"
 import { ResearchAgent } from "../../src/services/agents/ResearchAgent.ts"
 import { envLayer, platformLayer } from "./layers.ts"
 
 const projectA = "00000000-0000-0000-0000-00000000000a"
 const projectB = "00000000-0000-0000-0000-00000000000b"
+
+/** `n` seeded pseudo-random unit vectors of 384 dimensions (a fixed fixture, not embeddings of any text). */
+const fixtureVectors = (n: number, seed: number): ReadonlyArray<ReadonlyArray<number>> => {
+  let state = seed
+  const random = () => {
+    state = (state * 1_103_515_245 + 12_345) % 2_147_483_648
+    return state / 2_147_483_648 - 0.5
+  }
+  return Array.from({ length: n }, () => {
+    const v = Array.from({ length: 384 }, random)
+    const norm = Math.sqrt(v.reduce((s, x) => s + x * x, 0))
+    return v.map((x) => x / norm)
+  })
+}
+
+const cosine = (a: ReadonlyArray<number>, b: ReadonlyArray<number>) => {
+  let dot = 0, na = 0, nb = 0
+  a.forEach((x, i) => {
+    dot += x * b[i]!
+    na += x * x
+    nb += b[i]! * b[i]!
+  })
+  return dot / Math.sqrt(na * nb)
+}
+
+const searchesBy = (plan: "exact" | "hnsw") => Effect.map(Metric.value(Metric.withAttributes(vectorSearches, { plan })), (state) => state.count)
 
 const docs = [
   { sourceType: "doc", sourceId: "auth", text: "To sign in, users authenticate with their email address and a one-time magic link sent to their inbox." },
@@ -169,5 +195,78 @@ layer(agents, { excludeTestServices: true })("indexing and research on pgvector"
       assert.strictEqual(again.cached, 2)
       const after = yield* indexing.search(project, "email magic link", 5)
       assert.isTrue(after.every((hit) => hit.sourceId !== login))
+    }))
+
+  it.effect("a small scope is searched exactly (the true top-k); above VECTOR_EXACT_BELOW the HNSW index is used; one scope only", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient
+      const indexing = yield* IndexingAgent
+      const embeddings = yield* Embeddings
+      const project = "00000000-0000-4000-8000-0000000000e1"
+      const neighbour = "00000000-0000-4000-8000-0000000000e2"
+      const query = "which screen lists the orders of the last month"
+      const [q] = yield* embeddings.embed([query])
+      const vectors = fixtureVectors(200, 7)
+      const insert = (projectId: string, rows: ReadonlyArray<readonly [string, ReadonlyArray<number>]>) =>
+        sql`
+          INSERT INTO cogo.vectors (project_id, source_type, source_id, chunk_index, content, content_hash, embedding, model)
+          SELECT ${projectId}::uuid, 'fixture', r->>0, 0, 'fixture ' || (r->>0), md5(r->>0), (r->>1)::vector, ${embeddings.model}
+          FROM jsonb_array_elements(${JSON.stringify(rows.map(([id, v]) => [id, JSON.stringify(v)]))}::jsonb) r`
+      yield* insert(project, vectors.map((v, i) => [`v${i}`, v] as const))
+      // The query's own vector in another project: the best match of all, and never to be returned here.
+      yield* insert(neighbour, [["intruder", q!]])
+      const truth = vectors
+        .map((v, i) => ({ id: `v${i}`, score: cosine(v, q!) }))
+        .sort((a, b) => b.score - a.score)
+        .slice(0, 10)
+
+      const exactBefore = yield* searchesBy("exact")
+      const exact = yield* indexing.search(project, query, 10)
+      assert.strictEqual((yield* searchesBy("exact")) - exactBefore, 1, "200 rows < 20,000: the exact plan")
+      assert.deepStrictEqual(exact.map((h) => h.sourceId), truth.map((t) => t.id))
+      exact.forEach((hit, i) => assert.approximately(hit.score, truth[i]!.score, 1e-5))
+
+      // The same scope with the threshold below its size: the HNSW plan, still only this project's rows.
+      const hnswBefore = yield* searchesBy("hnsw")
+      const approximate = yield* Effect.flatMap(Effect.service(IndexingAgent), (small) => small.search(project, query, 10)).pipe(
+        Effect.provide(Layer.fresh(IndexingAgent.layer).pipe(Layer.provide(envLayer({ VECTOR_EXACT_BELOW: "150" }))))
+      )
+      assert.strictEqual((yield* searchesBy("hnsw")) - hnswBefore, 1, "200 rows >= 150: the HNSW plan")
+      assert.strictEqual(approximate.length, 10)
+      assert.isTrue(approximate.every((h) => h.sourceType === "fixture" && h.sourceId !== "intruder"))
+      assert.strictEqual((yield* indexing.search(neighbour, query, 1))[0]?.sourceId, "intruder")
+
+      // The function's body runs as the agent role.
+      const config = yield* sql<{ readonly proconfig: ReadonlyArray<string> }>`
+        SELECT proconfig FROM pg_proc WHERE oid = 'cogo.search_vectors(uuid, uuid, text, vector, integer, integer, integer)'::regprocedure`
+      assert.include(config[0]!.proconfig, "role=cogo_agent")
+    }))
+
+  it.effect("cogo.vector_counts follows inserts, re-indexing, model changes and deletes per scope", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient
+      const indexing = yield* IndexingAgent
+      const project = "00000000-0000-4000-8000-0000000000e3"
+      const owner = "00000000-0000-4000-8000-0000000000e4"
+      const long = Array.from({ length: 12 }, (_, i) => `Section ${i} explains setting ${i} of the dashboard.`).join("\n\n")
+      yield* indexing.index(project, [{ sourceType: "doc", sourceId: "guide", text: long }, ...docs])
+      yield* indexing.index({ ownerId: owner }, docs)
+      yield* indexing.index(project, [{ sourceType: "doc", sourceId: "guide", text: "Now a single line." }])
+      yield* sql`UPDATE cogo.vectors SET model = 'other-model' WHERE project_id = ${project} AND source_id = 'auth'`
+      yield* indexing.remove({ ownerId: owner }, "doc", "theme")
+      const mismatches = yield* sql<{ readonly project_key: string }>`
+        WITH actual AS (
+          SELECT coalesce(project_id, '00000000-0000-0000-0000-000000000000'::uuid) AS project_key,
+                 coalesce(owner_id, '00000000-0000-0000-0000-000000000000'::uuid) AS owner_key, model, count(*) AS n
+          FROM cogo.vectors GROUP BY 1, 2, 3)
+        SELECT coalesce(a.project_key, c.project_key) AS project_key
+        FROM actual a FULL JOIN (SELECT * FROM cogo.vector_counts WHERE n <> 0) c USING (project_key, owner_key, model)
+        WHERE a.n IS DISTINCT FROM c.n`
+      assert.deepStrictEqual(mismatches, [])
+      const counts = yield* sql<{ readonly model: string; readonly n: string }>`
+        SELECT model, n FROM cogo.vector_counts WHERE project_key = ${project} AND n <> 0 ORDER BY model`
+      assert.deepStrictEqual(counts.map((c) => [c.model, Number(c.n)]), [["offline-hashed-ngrams-384-v1", 4], ["other-model", 1]])
+      const own = yield* sql<{ readonly n: string }>`SELECT n FROM cogo.vector_counts WHERE owner_key = ${owner}`
+      assert.deepStrictEqual(own.map((c) => Number(c.n)), [3])
     }))
 })

@@ -2,7 +2,8 @@
  * The indexing agent: chunks documents (project content, component definitions, uploaded text), embeds the
  * chunks in batches (cached by content hash in `cogo.caches`, so unchanged text is never embedded twice),
  * and upserts them into `cogo.vectors` (pgvector, HNSW, cosine). `search` returns the top-k chunks of one
- * scope for a query. Registers the job kind "index.documents".
+ * scope for a query in one statement (`cogo.search_vectors`, migration 0018: exact for a small scope, HNSW
+ * for a large one). Registers the job kind "index.documents".
  *
  * Scopes never mix: a project's vectors, one user's own vectors (indexed without a project; `owner_id`), and
  * platform-wide ones (no project, no owner: operators and jobs). The same source id in two scopes is two
@@ -51,6 +52,22 @@ const vectorLiteral: (vector: ReadonlyArray<number>) => string = toSql
 
 const scopeColumns = (scope: VectorScope) =>
   typeof scope === "string" || scope === null ? { projectId: scope, ownerId: null } : { projectId: null, ownerId: scope.ownerId }
+
+/** Searches by plan: "exact" (a small scope, every distance computed), "hnsw" (the approximate index), "empty". */
+export const vectorSearches = Metric.counter("cogo_vector_searches_total", {
+  description: "Vector searches, by plan (exact for a scope below VECTOR_EXACT_BELOW rows, else hnsw)",
+  incremental: true
+})
+
+interface SearchRow {
+  readonly source_type: string
+  readonly source_id: string
+  readonly chunk_index: number
+  readonly content: string
+  readonly metadata: unknown
+  readonly score: number
+  readonly exact: boolean
+}
 
 export const embeddingsComputed = Metric.counter("cogo_embeddings_total", {
   description: "Chunk embeddings needed by indexing, by where they came from (provider or cache)",
@@ -129,6 +146,8 @@ const makeIndexingAgent = Effect.gen(function*() {
   const overlapChars = yield* Config.Int("INDEX_CHUNK_OVERLAP").pipe(Config.withDefault(120))
   // HNSW candidate list per search; chosen from `npm run bench -- vectors` (BENCHMARKS.md, "Performance (issue 16)").
   const efSearch = yield* Config.Int("VECTOR_EF_SEARCH").pipe(Config.withDefault(100))
+  // A scope with fewer rows than this is searched exactly (all its distances, no HNSW); chosen from the same bench.
+  const exactBelow = yield* Config.Int("VECTOR_EXACT_BELOW").pipe(Config.withDefault(20_000))
   const namespace = `embedding:${embeddings.model}`
   const scopeFilter = (scope: VectorScope, table = "cogo.vectors") => {
     const { projectId, ownerId } = scopeColumns(scope)
@@ -209,25 +228,15 @@ const makeIndexingAgent = Effect.gen(function*() {
 
   const search = Effect.fn("IndexingAgent.search")(function*(scope: VectorScope, query: string, k: number) {
     const [vector] = yield* embeddings.embed([query])
-    const literal = vectorLiteral(vector!)
+    const { projectId, ownerId } = scopeColumns(scope)
     const limit = Math.max(1, Math.min(100, Math.floor(k)))
-    const rows = yield* db.withRole(DbRole.agent, Effect.gen(function*() {
-      // A filtered HNSW scan may stop short of k matches; let it keep scanning (pgvector >= 0.8).
-      yield* sql`SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), set_config('hnsw.ef_search', ${String(Math.max(efSearch, limit * 4))}, true)`
-      return yield* sql<{
-        readonly source_type: string
-        readonly source_id: string
-        readonly chunk_index: number
-        readonly content: string
-        readonly metadata: unknown
-        readonly score: number
-      }>`
-        SELECT source_type, source_id, chunk_index, content, metadata, 1 - (embedding <=> ${literal}::vector) AS score
-        FROM cogo.vectors
-        WHERE ${scopeFilter(scope)} AND model = ${embeddings.model}
-        ORDER BY embedding <=> ${literal}::vector
-        LIMIT ${limit}`
-    })).pipe(Effect.mapError(storageFailed("vector search")))
+    // One statement, one round trip: the function runs as the agent role and chooses exact or HNSW (migration 0018).
+    const rows = yield* sql<SearchRow>`
+      SELECT source_type, source_id, chunk_index, content, metadata, score, exact
+      FROM cogo.search_vectors(${projectId}::uuid, ${ownerId}::uuid, ${embeddings.model}, ${vectorLiteral(vector!)}::vector,
+                               ${limit}, ${Math.max(efSearch, limit * 4)}, ${exactBelow})`.pipe(Effect.mapError(storageFailed("vector search")))
+    const plan = rows[0] === undefined ? "empty" : rows[0].exact ? "exact" : "hnsw"
+    yield* Metric.update(Metric.withAttributes(vectorSearches, { plan }), 1)
     return rows
       .map((row): SearchHit => ({
         sourceType: row.source_type,
