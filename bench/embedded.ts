@@ -1,13 +1,15 @@
 /**
  * The embedded backend: PGlite in a worker thread behind the wire-protocol bridge, against PGlite called
  * in-process (the baseline), in the same run. Shows (1) what the bridge costs per query and (2) what it
- * saves: the service's event loop keeps running while a long query executes.
+ * saves: the service's event loop keeps running while a long query executes. Then start-up (bench/_startup.ts).
+ * `npm run bench -- embedded [bridge|startup [rounds]]` runs one part; no argument runs both.
  */
 import { PGlite } from "@electric-sql/pglite"
 import { vector } from "@electric-sql/pglite-pgvector"
 import { PgClient } from "@effect/sql-pg"
 import { Effect, Layer } from "effect"
 import { EmbeddedPostgres } from "../src/services/platform/EmbeddedPostgres.ts"
+import { runStartup } from "./_startup.ts"
 import { fmt, printTable, summarize } from "./_table.ts"
 
 const simpleQueries = 2_000
@@ -42,7 +44,12 @@ const stallDuring = async (heavy: () => Promise<unknown>) => {
   return { elapsed, maxStall: maxGap }
 }
 
-export const run = async (): Promise<void> => {
+export const run = async (args: ReadonlyArray<string>): Promise<void> => {
+  if (args[0] !== "startup") await runBridge()
+  if (args[0] !== "bridge") await runStartup(args[1] === undefined ? undefined : Number(args[1]))
+}
+
+const runBridge = async (): Promise<void> => {
   const direct = await PGlite.create("memory://", { extensions: { vector } })
   const directSimple = await timeEach(simpleQueries, () => direct.query("SELECT 1 AS x"))
   const directHeavy = await stallDuring(() => direct.query(heavyQuery))

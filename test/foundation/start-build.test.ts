@@ -9,6 +9,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
 import { bundlePath, ensureBuilt, sourceStamp } from "../../scripts/build.ts"
+import { defaultTemplateOptions, templatePath } from "../../src/services/platform/embedded/template.ts"
 import { freePort } from "../support/ports.ts"
 
 const root = path.resolve(import.meta.dirname, "../..")
@@ -50,6 +51,8 @@ describe("npm start: build once, run the bundle", () => {
       const body = await health!.json() as { backend: string; migrations: { count: number }; version: string }
       expect(body.backend).toBe("embedded")
       expect(body.migrations.count).toBe(fs.readdirSync(path.join(root, "migrations")).filter((f) => f.endsWith(".sql")).length)
+      // The fresh data directory was a copy of the migrated template, which the bundle found in node_modules/.cache.
+      expect(fs.existsSync(path.join(templatePath(defaultTemplateOptions()), "PG_VERSION"))).toBe(true)
       expect(body.version).toBe((JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")) as { version: string }).version)
       const status = await fetch(`${base}/status`)
       expect(status.status).toBe(200)

@@ -43,7 +43,7 @@ const state = Effect.gen(function*() {
 })
 
 describe("embedded template data directory", () => {
-  it("concurrent first starts build one template; fresh data dirs copied from it have every migration and work", async () => {
+  it("concurrent first starts build one template; fresh data dirs (and :memory:) made from it have every migration and work", async () => {
     const options = freshOptions("concurrent")
     const [a, b] = [path.join(scratch, "concurrent", "a"), path.join(scratch, "concurrent", "b")]
     // An interrupted earlier copy (no PG_VERSION yet) counts as fresh and is copied over.
@@ -60,6 +60,11 @@ describe("embedded template data directory", () => {
       expect(result.rows).toEqual(['{"v": 1}'])
       expect(result.tables).toContain("project_updates")
     }
+    // An in-memory database starts from the template's tarball, as migrated and as usable.
+    const memory = await withDatabase(":memory:", options, state)
+    expect(memory.applied).toEqual([])
+    expect(memory.count).toBe(sqlFiles(options.migrationsDir))
+    expect(memory.rows).toEqual(['{"v": 1}'])
     // The data written to one copy is in neither the template nor the other copy.
     const again = path.join(scratch, "concurrent", "c")
     const third = await withDatabase(again, options, state)
@@ -76,6 +81,9 @@ describe("embedded template data directory", () => {
   it("a template made for other migrations is not used, and a half-made one is ignored", async () => {
     const options = freshOptions("stale")
     const old = await Effect.runPromise(ensureTemplate(options))
+    // Unused for an hour: pruned by the next build (one in use is touched at every use and kept).
+    const anHourAgo = new Date(Date.now() - 3_600_000)
+    fs.utimesSync(old, anHourAgo, anHourAgo)
     // A build that died leaves a temporary directory; it must never be taken for the template.
     fs.writeFileSync(path.join(options.migrationsDir, "9999_extra.sql"), "CREATE TABLE IF NOT EXISTS cogo.template_extra (id int);\n")
     const current = templatePath(options)
@@ -90,6 +98,7 @@ describe("embedded template data directory", () => {
     expect(result.tables).toContain("template_extra")
     // The stale template is pruned; the crashed build is young, so it is left for its owner.
     expect(fs.existsSync(old)).toBe(false)
+    expect(fs.existsSync(`${current}.tmp-crashed`)).toBe(true)
     expect(fs.existsSync(path.join(current, "PG_VERSION"))).toBe(true)
   }, 300_000)
 })

@@ -8,7 +8,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import type { Duplex } from "node:stream"
 import { EmbeddedStartError, openBridge } from "./embedded/bridge.ts"
-import { defaultTemplateOptions, seedDataDir, type TemplateOptions } from "./embedded/template.ts"
+import { defaultTemplateOptions, seedDataDir, templateTarball, type TemplateOptions } from "./embedded/template.ts"
 
 export class EmbeddedPostgres extends Context.Service<EmbeddedPostgres, {
   /** Where the data lives (`:memory:` for a throwaway database). */
@@ -17,19 +17,19 @@ export class EmbeddedPostgres extends Context.Service<EmbeddedPostgres, {
   readonly connect: () => Duplex
 }>()("cogo/EmbeddedPostgres") {
   /**
-   * A fresh data directory starts as a copy of the migrated template (embedded/template.ts) instead of
-   * PGlite's initdb; `templates: false` skips that (initdb in place).
+   * A fresh data directory starts as a copy of the migrated template (embedded/template.ts) and `:memory:`
+   * from its tarball, instead of PGlite's initdb; `templates: false` skips that (initdb, then migrations).
    */
   static readonly layer = (dataDir: string, options: { readonly templates?: TemplateOptions | false } = {}) =>
     Layer.effect(
       EmbeddedPostgres,
       Effect.gen(function*() {
-        if (dataDir !== ":memory:") {
-          yield* lockDataDir(dataDir)
-          const templates = options.templates ?? defaultTemplateOptions()
-          if (templates !== false) yield* seedDataDir(dataDir, templates)
-        }
-        const bridge = yield* openBridge(dataDir)
+        const templates = options.templates ?? defaultTemplateOptions()
+        const inMemory = dataDir === ":memory:"
+        if (!inMemory) yield* lockDataDir(dataDir)
+        if (!inMemory && templates !== false) yield* seedDataDir(dataDir, templates)
+        const loadDataDir = inMemory && templates !== false ? yield* templateTarball(templates) : undefined
+        const bridge = yield* openBridge(dataDir, loadDataDir === undefined ? {} : { loadDataDir })
         return EmbeddedPostgres.of({ dataDir, connect: bridge.connect })
       })
     )

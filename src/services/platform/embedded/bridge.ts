@@ -17,10 +17,13 @@ type WorkerOutbound =
   | { readonly type: "end"; readonly id: number }
   | { readonly type: "fatal"; readonly message: string }
   | { readonly type: "closed" }
+  | { readonly type: "dumped" }
 
 export interface Bridge {
   /** Opens one virtual connection to the worker's backend. */
   readonly connect: () => Duplex
+  /** Writes a consistent tarball of the data directory to `file` (PGlite's `loadDataDir` format). */
+  readonly dump: (file: string) => Effect.Effect<void, EmbeddedStartError>
   /** Shuts the backend down cleanly (a checkpoint, files complete); fails when it does not finish in time. */
   readonly close: Effect.Effect<void, EmbeddedStartError>
 }
@@ -28,10 +31,16 @@ export interface Bridge {
 const workerUrl = new URL("./pglite-worker.ts", import.meta.url)
 const closeTimeoutMs = 5_000
 
-/** Starts the worker on `dataDir` (`:memory:` for a throwaway database); it stops when the scope closes. */
-export const openBridge = (dataDir: string): Effect.Effect<Bridge, EmbeddedStartError, Scope.Scope> =>
+/**
+ * Starts the worker on `dataDir` (`:memory:` for a throwaway database, started from the tarball
+ * `loadDataDir` when given); it stops when the scope closes.
+ */
+export const openBridge = (
+  dataDir: string,
+  options: { readonly loadDataDir?: string } = {}
+): Effect.Effect<Bridge, EmbeddedStartError, Scope.Scope> =>
   Effect.gen(function*() {
-    const worker = yield* Effect.acquireRelease(startWorker(dataDir), (w) => shutdown(w).pipe(Effect.ignore))
+    const worker = yield* Effect.acquireRelease(startWorker({ dataDir, ...options }), (w) => shutdown(w).pipe(Effect.ignore))
     const sockets = new Map<number, Duplex>()
     let nextId = 1
     worker.on("message", (msg: WorkerOutbound) => {
@@ -68,12 +77,12 @@ export const openBridge = (dataDir: string): Effect.Effect<Bridge, EmbeddedStart
       queueMicrotask(() => socket.emit("connect"))
       return socket
     }
-    return { connect, close: shutdown(worker) }
+    return { connect, dump: (file: string) => dump(worker, file), close: shutdown(worker) }
   })
 
-const startWorker = (dataDir: string) =>
+const startWorker = (init: { readonly dataDir: string; readonly loadDataDir?: string }) =>
   Effect.callback<Worker, EmbeddedStartError>((resume) => {
-    const worker = new Worker(workerUrl, { workerData: { dataDir }, execArgv: [] })
+    const worker = new Worker(workerUrl, { workerData: init, execArgv: [] })
     const onMessage = (msg: WorkerOutbound) => {
       if (msg.type !== "ready") return
       cleanup()
@@ -81,7 +90,7 @@ const startWorker = (dataDir: string) =>
     }
     const onError = (error: Error) => {
       cleanup()
-      resume(Effect.fail(new EmbeddedStartError({ message: `PGlite failed to start in ${dataDir}: ${error.message}` })))
+      resume(Effect.fail(new EmbeddedStartError({ message: `PGlite failed to start in ${init.dataDir}: ${error.message}` })))
     }
     const cleanup = () => {
       worker.off("message", onMessage)
@@ -89,6 +98,17 @@ const startWorker = (dataDir: string) =>
     }
     worker.on("message", onMessage)
     worker.on("error", onError)
+  })
+
+const dump = (worker: Worker, file: string) =>
+  Effect.callback<void, EmbeddedStartError>((resume) => {
+    const onMessage = (msg: WorkerOutbound) => {
+      if (msg.type !== "dumped" && msg.type !== "fatal") return
+      worker.off("message", onMessage)
+      resume(msg.type === "dumped" ? Effect.void : Effect.fail(new EmbeddedStartError({ message: msg.message })))
+    }
+    worker.on("message", onMessage)
+    worker.postMessage({ type: "dump", path: file })
   })
 
 /** Asks the backend to close, then ends the thread; fails when the close did not finish (terminated instead). */

@@ -15,10 +15,13 @@
  */
 import { PGlite } from "@electric-sql/pglite"
 import { vector } from "@electric-sql/pglite-pgvector"
+import * as fs from "node:fs"
 import { parentPort, workerData } from "node:worker_threads"
 
 interface WorkerInit {
   readonly dataDir: string
+  /** A tarball of a data directory (the migrated template) to start an in-memory database from. */
+  readonly loadDataDir?: string
 }
 
 type Inbound =
@@ -26,6 +29,7 @@ type Inbound =
   | { readonly type: "data"; readonly id: number; readonly bytes: Uint8Array }
   | { readonly type: "close"; readonly id: number }
   | { readonly type: "shutdown" }
+  | { readonly type: "dump"; readonly path: string }
 
 interface Connection {
   readonly id: number
@@ -80,7 +84,8 @@ const startupReply = (id: number): Buffer =>
   ])
 
 const db = await PGlite.create(init.dataDir === ":memory:" ? "memory://" : init.dataDir, {
-  extensions: { vector }
+  extensions: { vector },
+  ...(init.loadDataDir === undefined ? {} : { loadDataDir: new Blob([fs.readFileSync(init.loadDataDir)]) })
 })
 
 const connections = new Map<number, Connection>()
@@ -225,6 +230,24 @@ port.on("message", (msg: Inbound) => {
         while (running) await new Promise((r) => setTimeout(r, 5))
         await db.close()
         port.postMessage({ type: "closed" })
+      })()
+      return
+    case "dump":
+      // A consistent tarball of the data directory: everything flushed first, no batch running meanwhile.
+      void (async () => {
+        while (running) await new Promise((r) => setTimeout(r, 5))
+        running = true
+        try {
+          await db.exec("CHECKPOINT")
+          const tarball = await db.dumpDataDir("none")
+          fs.writeFileSync(msg.path, new Uint8Array(await tarball.arrayBuffer()))
+          port.postMessage({ type: "dumped" })
+        } catch (cause) {
+          port.postMessage({ type: "fatal", message: `dump failed: ${String(cause)}` })
+        } finally {
+          running = false
+          void pump()
+        }
       })()
       return
   }

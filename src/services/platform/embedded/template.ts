@@ -8,7 +8,8 @@
  * - Kept in `node_modules/.cache/cogo/pglite-template-<key>`; the key hashes the PGlite and pgvector versions
  *   and every migration file, so a template made for other migrations or another PGlite is never used.
  * - A fresh data directory (no PG_VERSION) gets a copy, PG_VERSION last: an interrupted copy is simply
- *   copied again at the next start. The service's migrator then finds nothing to do.
+ *   copied again at the next start. An in-memory database (`:memory:`) starts from the template's tarball.
+ *   Either way the service's migrator then finds nothing to do.
  */
 import { PgClient, PgMigrator } from "@effect/sql-pg"
 import { NodeServices } from "@effect/platform-node"
@@ -28,11 +29,13 @@ export interface TemplateOptions {
 }
 
 /** Bumped when the way a template is made changes. */
-const format = "1"
+const format = "2"
 const prefix = "pglite-template-"
 const marker = "PG_VERSION"
-/** Leftovers of a build that died are removed after this long (a live build takes seconds). */
-const staleBuildMs = 10 * 60_000
+/** The same data as a tarball, for in-memory databases (PGlite's `loadDataDir`); not part of a data dir. */
+const tarball = "cogo-template.tar"
+/** Other templates and leftovers of builds that died are removed once unused this long (a build takes seconds). */
+const staleMs = 10 * 60_000
 
 const requireHere = createRequire(import.meta.url)
 
@@ -86,22 +89,36 @@ const migrateInto = (dir: string, migrationsDir: string) =>
       })),
       Effect.mapError(fail("migrating the template"))
     )
+    yield* bridge.dump(path.join(dir, tarball))
     yield* bridge.close
   }))
 
-/** Removes templates of other keys and the leftovers of builds that died. */
+/**
+ * Removes templates of other keys and leftovers of builds that died, once unused for a while: a start that
+ * is copying one right now touched it first (`touch`), so it is never removed under that start.
+ */
 const prune = (cacheDir: string, keep: string) =>
   Effect.sync(() => {
     for (const entry of fs.readdirSync(cacheDir)) {
       const full = path.join(cacheDir, entry)
-      if (!entry.startsWith(prefix) || full === keep) continue
-      if (!entry.includes(".tmp-") || isStale(full)) fs.rmSync(full, { recursive: true, force: true })
+      if (entry.startsWith(prefix) && full !== keep && isStale(full)) fs.rmSync(full, { recursive: true, force: true })
     }
   })
 
+/** Marks a template as in use; false when it does not exist. */
+const touch = (dir: string): boolean => {
+  try {
+    const now = new Date()
+    fs.utimesSync(dir, now, now)
+    return fs.existsSync(path.join(dir, marker))
+  } catch {
+    return false
+  }
+}
+
 const isStale = (file: string): boolean => {
   try {
-    return Date.now() - fs.statSync(file).mtimeMs > staleBuildMs
+    return Date.now() - fs.statSync(file).mtimeMs > staleMs
   } catch {
     return false
   }
@@ -111,7 +128,7 @@ const isStale = (file: string): boolean => {
 export const ensureTemplate = (options: TemplateOptions): Effect.Effect<string, EmbeddedStartError> =>
   Effect.gen(function*() {
     const final = templatePath(options)
-    if (fs.existsSync(path.join(final, marker))) return final
+    if (touch(final)) return final
     const tmp = yield* Effect.try({
       try: () => {
         fs.mkdirSync(options.cacheDir, { recursive: true })
@@ -126,10 +143,15 @@ export const ensureTemplate = (options: TemplateOptions): Effect.Effect<string, 
       try: () => {
         try {
           fs.renameSync(tmp, final)
-        } catch (error) {
-          // Another start finished the same template first: use theirs.
-          fs.rmSync(tmp, { recursive: true, force: true })
-          if (!fs.existsSync(path.join(final, marker))) throw error
+        } catch {
+          if (fs.existsSync(path.join(final, marker))) {
+            // Another start finished the same template first: use theirs.
+            fs.rmSync(tmp, { recursive: true, force: true })
+            return
+          }
+          // Something without PG_VERSION under the final name was not made here: replace it.
+          fs.rmSync(final, { recursive: true, force: true })
+          fs.renameSync(tmp, final)
         }
       },
       catch: fail(`storing the template ${final}`)
@@ -137,6 +159,10 @@ export const ensureTemplate = (options: TemplateOptions): Effect.Effect<string, 
     yield* prune(options.cacheDir, final)
     return final
   }).pipe(Effect.withSpan("EmbeddedTemplate.ensure"))
+
+/** The template as a tarball, for an in-memory database (built first when missing). */
+export const templateTarball = (options: TemplateOptions): Effect.Effect<string, EmbeddedStartError> =>
+  Effect.map(ensureTemplate(options), (dir) => path.join(dir, tarball))
 
 /**
  * Gives a fresh data directory (no PG_VERSION) a copy of the template; an initialized one is left alone.
@@ -148,7 +174,7 @@ export const seedDataDir = (dataDir: string, options: TemplateOptions): Effect.E
     const template = yield* ensureTemplate(options)
     yield* Effect.tryPromise({
       try: async () => {
-        const entries = fs.readdirSync(template).filter((entry) => entry !== marker)
+        const entries = fs.readdirSync(template).filter((entry) => entry !== marker && entry !== tarball)
         await Promise.all(entries.map((entry) =>
           fs.promises.cp(path.join(template, entry), path.join(dataDir, entry), { recursive: true, force: true })
         ))
