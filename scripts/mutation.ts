@@ -26,7 +26,16 @@ const modules: ReadonlyArray<Module> = [
   {
     name: "auth",
     file: "src/services/auth/Auth.ts",
-    tests: ["test/auth/auth-requests.mutation.test.ts", "test/security/jwt-rules.test.ts", "test/edge/auth-jwks.test.ts", "test/unit/operator-access.test.ts"]
+    tests: [
+      "test/auth/auth-requests.mutation.test.ts",
+      "test/security/jwt-rules.test.ts",
+      "test/security/jwt-verifier.test.ts",
+      "test/security/jwt-cache.test.ts",
+      "test/security/auth-middleware.test.ts",
+      "test/security/auth-startup.test.ts",
+      "test/edge/auth-jwks.test.ts",
+      "test/unit/operator-access.test.ts"
+    ]
   },
   { name: "plugin-tokens", file: "src/services/auth/PluginTokens.ts", tests: ["test/auth/plugin-tokens.mutation.test.ts"] },
   { name: "idempotency", file: "src/services/auth/Idempotency.ts", tests: ["test/auth/idempotency.mutation.test.ts"] },
