@@ -1,22 +1,27 @@
 /**
- * The transactional outbox (`cogo.project_updates`). `append` only works inside the caller's transaction
+ * The transactional outbox (`cogo.project_updates`). `appendAll` only works inside the caller's transaction
  * (a typed `NotInTransaction` error otherwise), so an outbox row is committed exactly when the canonical
  * change it describes is. Each row gets the next sequence number of its aggregate, allocated under a
  * transaction-scoped advisory lock on that aggregate: within one aggregate, id order = seq order = commit
  * order, which is what lets the projection worker apply updates in order. Consumers are woken by an
  * `outbox` notification that Postgres delivers on commit.
+ *
+ * The append itself is one call of `cogo.append_project_updates` (migration 0020): locks, sequence
+ * numbers, outbox rows, canonical rows and the notification in one round trip. `appendChecked` is the same
+ * call as an autocommit statement (its own transaction, under the agent role), written only if what the
+ * caller validated against is unchanged: a single project command in one round trip, no BEGIN/COMMIT.
  */
 import { PgClient } from "@effect/sql-pg"
-import { Context, Effect, Layer } from "effect"
+import { Context, Effect, Exit, Layer, Option } from "effect"
 import type { SqlError } from "effect/sql/SqlError"
 import type * as Statement from "effect/sql/Statement"
+import type { CanonicalRow, EntityRead } from "../../domain/cqrs/EntityCommand.ts"
 import { aggregateOf, type EntityKind, type ProjectUpdate, toStored } from "../../domain/cqrs/ProjectUpdate.ts"
 import { currentTraceparent } from "../../domain/platform/Traceparent.ts"
-import { idArray } from "../platform/sqlArrays.ts"
 import { Database, type NotInTransaction } from "../platform/Database.ts"
 import { channel } from "../platform/Notifications.ts"
 
-/** Advisory lock class of outbox aggregates (first key of the two-key advisory lock functions). */
+/** Advisory lock class of outbox aggregates (first key of the two-key advisory lock functions; also in migration 0020). */
 export const aggregateLockClass = 0x636f01
 
 export interface OutboxEntry {
@@ -25,26 +30,26 @@ export interface OutboxEntry {
   readonly baseVersion?: number | undefined
 }
 
-/** A canonical-state row (`cogo.project_entities`) written in the same statement as the outbox rows. */
-export interface CanonicalRow {
-  readonly entity_type: EntityKind
-  readonly id: string
-  readonly project_id: string
-  readonly state: unknown
-  readonly deleted: boolean
-  /** Index of the entry whose seq becomes the row's version; null keeps the stored version (cascades). */
-  readonly entry: number | null
-}
-
 export interface AppendOptions {
   /** Canonical state upserted in the append statement itself (one round trip for both). */
   readonly canonical?: ReadonlyArray<CanonicalRow>
-  /**
-   * The caller already took these aggregates' append locks with `lockAggregates`, in an EARLIER statement
-   * of this transaction, so the append skips that round trip.
-   */
-  readonly aggregatesLocked?: boolean
 }
+
+/** What a writer validated against: `cogo.command_reads(ids, projects)` as it read (or remembered) it. */
+export interface ReadGuard {
+  /** A Postgres uuid[] literal (`idArray`). */
+  readonly ids: string
+  /** A Postgres uuid[] literal (`idArray`). */
+  readonly projects: string
+  readonly expected: ReadonlyArray<EntityRead>
+}
+
+/** The guard's rows as `cogo.append_project_updates` compares them: arrays ordered by id, then kind. */
+const expectedJson = (rows: ReadonlyArray<EntityRead>): string =>
+  JSON.stringify(
+    rows.map((r) => [r.entity_type, r.id, r.project_id, r.deleted, r.page_id] as const)
+      .sort((a, b) => a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)
+  )
 
 export interface AggregateRef {
   readonly kind: EntityKind
@@ -68,9 +73,18 @@ export class Outbox extends Context.Service<Outbox, {
     options?: AppendOptions
   ) => Effect.Effect<ReadonlyArray<AppendedUpdate>, NotInTransaction | SqlError>
   /**
+   * Appends provided that, under the aggregates' locks, `guard`'s reads are still what the caller saw;
+   * `None` (nothing written) when they changed, and the caller reads and validates again. Outside a
+   * transaction it is ONE autocommit statement, under the agent role; inside one it joins it.
+   */
+  readonly appendChecked: (
+    entries: ReadonlyArray<OutboxEntry>,
+    options: AppendOptions & { readonly guard: ReadGuard }
+  ) => Effect.Effect<Option.Option<ReadonlyArray<AppendedUpdate>>, SqlError>
+  /**
    * A statement fragment (one row, column `locked`) that takes the append locks of `aggregates`, sorted so
-   * writers cannot deadlock. A writer puts it in a statement it runs anyway, then appends with
-   * `aggregatesLocked: true`.
+   * writers cannot deadlock (the same keys and order as the append). A writer that must read under the
+   * locks puts it in the statement that reads.
    */
   readonly lockAggregates: (aggregates: ReadonlyArray<AggregateRef>) => Statement.Statement<{ readonly locked: string }>
 }>()("cogo/Outbox") {
@@ -82,81 +96,67 @@ export class Outbox extends Context.Service<Outbox, {
 
       const lockAggregates = (aggregates: ReadonlyArray<AggregateRef>) =>
         sql<{ readonly locked: string }>`SELECT count(pg_advisory_xact_lock(${aggregateLockClass}, hashtext(k))) AS locked
-          FROM (SELECT k FROM jsonb_array_elements_text(${
-          JSON.stringify([...new Set(aggregates.map((a) => `${a.kind}:${a.id}`))].sort())
-        }::jsonb) AS k ORDER BY k) keys`
+          FROM (SELECT DISTINCT (a->>0) || ':' || (a->>1)::uuid::text AS k
+                FROM jsonb_array_elements(${JSON.stringify(aggregates.map((a) => [a.kind, a.id]))}::jsonb) AS a ORDER BY 1) keys`
+
+      /** One call of `cogo.append_project_updates`; no rows back when the guard failed. */
+      const run = (entries: ReadonlyArray<OutboxEntry>, canonical: ReadonlyArray<CanonicalRow>, agentRole: boolean, guard: ReadGuard | undefined) =>
+        Effect.gen(function*() {
+          const traceparent = (yield* currentTraceparent) ?? null
+          const rows = entries.map((entry, ord) => {
+            const aggregate = aggregateOf(entry.update)
+            const stored = toStored(entry.update)
+            return {
+              ord,
+              aggregate_type: aggregate.kind,
+              aggregate_id: aggregate.id,
+              project_id: aggregate.projectId,
+              update_type: stored.updateType,
+              schema_version: stored.schemaVersion,
+              payload: stored.payload,
+              base_version: entry.baseVersion ?? null,
+              traceparent
+            }
+          })
+          const inserted = yield* sql<{ id: string; seq: string; aggregate_type: EntityKind; aggregate_id: string; project_id: string }>`
+            SELECT * FROM cogo.append_project_updates(
+              ${JSON.stringify(rows)}::jsonb, ${JSON.stringify(canonical)}::jsonb, ${agentRole},
+              ${guard?.ids ?? "{}"}::uuid[], ${guard?.projects ?? "{}"}::uuid[],
+              ${guard === undefined ? null : expectedJson(guard.expected)}::jsonb, ${channel})`
+          if (inserted.length === 0) return Option.none()
+          // RETURNING order is not guaranteed: give each entry its row back through (aggregate, seq); the
+          // entries of one aggregate got consecutive seqs in entry order.
+          const byKey = new Map<string, (typeof inserted)[number]>()
+          const nextSeq = new Map<string, number>()
+          for (const row of inserted) {
+            const key = `${row.aggregate_type}:${row.aggregate_id}`
+            const seq = Number(row.seq)
+            byKey.set(`${key}:${seq}`, row)
+            nextSeq.set(key, Math.min(nextSeq.get(key) ?? seq, seq))
+          }
+          return Option.some(rows.map((row): AppendedUpdate => {
+            const key = `${row.aggregate_type}:${row.aggregate_id}`
+            const seq = nextSeq.get(key)!
+            nextSeq.set(key, seq + 1)
+            return { id: Number(byKey.get(`${key}:${seq}`)!.id), seq, aggregateType: row.aggregate_type, aggregateId: row.aggregate_id, projectId: row.project_id }
+          }))
+        })
 
       const appendAll = Effect.fn("Outbox.appendAll")(function*(entries: ReadonlyArray<OutboxEntry>, options?: AppendOptions) {
         yield* database.requireTransaction("Outbox.append")
         if (entries.length === 0) return []
-        const traceparent = (yield* currentTraceparent) ?? null
-        const rows = entries.map((entry, ord) => {
-          const aggregate = aggregateOf(entry.update)
-          const stored = toStored(entry.update)
-          return {
-            ord,
-            aggregate_type: aggregate.kind,
-            aggregate_id: aggregate.id,
-            project_id: aggregate.projectId,
-            update_type: stored.updateType,
-            schema_version: stored.schemaVersion,
-            payload: stored.payload,
-            base_version: entry.baseVersion ?? null,
-            traceparent
-          }
-        })
-        if (options?.aggregatesLocked !== true) yield* lockAggregates(rows.map((row) => ({ kind: row.aggregate_type, id: row.aggregate_id })))
-        // A new statement, so its snapshot includes every update committed before the locks were granted.
-        // The notification (delivered on commit) and the canonical rows ride along: one round trip.
-        const inserted = yield* sql<{ id: string; seq: string; aggregate_type: EntityKind; aggregate_id: string; project_id: string }>`
-          WITH input AS (
-            SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS x(
-              ord integer, aggregate_type text, aggregate_id uuid, project_id uuid, update_type text,
-              schema_version integer, payload jsonb, base_version bigint, traceparent text)
-          ), latest AS (
-            SELECT aggregate_type, aggregate_id, max(seq) AS seq FROM cogo.project_updates
-            WHERE aggregate_id = ANY(${idArray(new Set(rows.map((row) => row.aggregate_id)))}::uuid[])
-            GROUP BY aggregate_type, aggregate_id
-          ), numbered AS MATERIALIZED (
-            SELECT i.*, coalesce(l.seq, 0) + row_number() OVER (PARTITION BY i.aggregate_type, i.aggregate_id ORDER BY i.ord) AS seq
-            FROM input i LEFT JOIN latest l ON l.aggregate_type = i.aggregate_type AND l.aggregate_id = i.aggregate_id
-          ), inserted AS (
-            INSERT INTO cogo.project_updates
-              (aggregate_type, aggregate_id, project_id, seq, update_type, schema_version, payload, base_version, traceparent)
-            SELECT aggregate_type, aggregate_id, project_id, seq, update_type, schema_version, payload, base_version, traceparent
-            FROM numbered ORDER BY ord
-            RETURNING id, seq, aggregate_type, aggregate_id, project_id
-          ), canonical AS (
-            INSERT INTO cogo.project_entities AS e (entity_type, id, project_id, state, version, deleted, updated_at)
-            SELECT c.entity_type, c.id, c.project_id, c.state, coalesce(n.seq, 0), c.deleted, now()
-            FROM jsonb_to_recordset(${JSON.stringify(options?.canonical ?? [])}::jsonb)
-              AS c(entity_type text, id uuid, project_id uuid, state jsonb, deleted boolean, entry integer)
-            LEFT JOIN numbered n ON n.ord = c.entry
-            ON CONFLICT (entity_type, id) DO UPDATE SET
-              state = excluded.state,
-              deleted = excluded.deleted,
-              version = CASE WHEN excluded.version = 0 THEN e.version ELSE excluded.version END,
-              updated_at = now()
-          ), notified AS (
-            SELECT pg_notify(${channel}, 'outbox:' || (SELECT count(*) FROM input)) AS sent
-          )
-          SELECT inserted.* FROM inserted, notified`
-        // RETURNING order is not guaranteed: give each entry its row back through (aggregate, seq); the
-        // entries of one aggregate got consecutive seqs in entry order.
-        const byKey = new Map<string, (typeof inserted)[number]>()
-        const nextSeq = new Map<string, number>()
-        for (const row of inserted) {
-          const key = `${row.aggregate_type}:${row.aggregate_id}`
-          const seq = Number(row.seq)
-          byKey.set(`${key}:${seq}`, row)
-          nextSeq.set(key, Math.min(nextSeq.get(key) ?? seq, seq))
-        }
-        return rows.map((row): AppendedUpdate => {
-          const key = `${row.aggregate_type}:${row.aggregate_id}`
-          const seq = nextSeq.get(key)!
-          nextSeq.set(key, seq + 1)
-          return { id: Number(byKey.get(`${key}:${seq}`)!.id), seq, aggregateType: row.aggregate_type, aggregateId: row.aggregate_id, projectId: row.project_id }
-        })
+        // No guard: the rows are always written.
+        return Option.getOrThrow(yield* run(entries, options?.canonical ?? [], false, undefined))
+      })
+
+      const appendChecked = Effect.fn("Outbox.appendChecked")(function*(
+        entries: ReadonlyArray<OutboxEntry>,
+        options: AppendOptions & { readonly guard: ReadGuard }
+      ) {
+        if (entries.length === 0) return Option.some([])
+        // Inside a transaction the caller's role stays (it must be the agent's, see ProjectCommands).
+        const joined = Exit.isSuccess(yield* Effect.exit(database.requireTransaction("Outbox.appendChecked")))
+        return yield* run(entries, options.canonical ?? [], !joined, options.guard)
       })
 
       const append = Effect.fn("Outbox.append")(function*(entry: OutboxEntry) {
@@ -164,7 +164,7 @@ export class Outbox extends Context.Service<Outbox, {
         return appended!
       })
 
-      return Outbox.of({ append, appendAll, lockAggregates })
+      return Outbox.of({ append, appendAll, appendChecked, lockAggregates })
     })
   )
 }
