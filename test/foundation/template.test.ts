@@ -101,4 +101,13 @@ describe("embedded template data directory", () => {
     expect(fs.existsSync(`${current}.tmp-crashed`)).toBe(true)
     expect(fs.existsSync(path.join(current, "PG_VERSION"))).toBe(true)
   }, 300_000)
+
+  it("without a usable cache (here a file where the directory should be) the database is made with initdb", async () => {
+    const options = freshOptions("nocache")
+    fs.mkdirSync(path.dirname(options.cacheDir), { recursive: true })
+    fs.writeFileSync(options.cacheDir, "not a directory")
+    const result = await withDatabase(path.join(scratch, "nocache", "data"), options, state)
+    expect(result.applied.length).toBe(sqlFiles(options.migrationsDir)) // the service's migrator did the work
+    expect(result.rows).toEqual(['{"v": 1}'])
+  }, 300_000)
 })

@@ -19,7 +19,7 @@ type WorkerOutbound =
   | { readonly type: "closed" }
   | { readonly type: "dumped" }
 
-export interface Bridge {
+interface Bridge {
   /** Opens one virtual connection to the worker's backend. */
   readonly connect: () => Duplex
   /** Writes a consistent tarball of the data directory to `file` (PGlite's `loadDataDir` format). */

