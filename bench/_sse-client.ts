@@ -1,12 +1,14 @@
 /**
  * Child process of `bench/sse.ts`: opens N SSE connections to one project stream (in its own process, so the
  * server's memory is measured without the clients), records each event's delivery latency from the `sentAt`
- * the publisher put in its payload (epoch ms; same machine clock), and reports percentiles over IPC.
+ * the publisher put in its payload (epoch ms; same machine clock), and reports them over IPC.
+ * Arguments: url, connections, expected events per connection, and optionally the local address to connect
+ * from (several clients on 127.0.0.x each get their own ephemeral port range: 50k sockets need more than one).
  */
 import * as net from "node:net"
 import { createSseParser } from "../test/support/sseClient.ts"
 
-const [url = "", countText = "0", expectedText = "0"] = process.argv.slice(2)
+const [url = "", countText = "0", expectedText = "0", localAddress] = process.argv.slice(2)
 const count = Number(countText)
 const expected = Number(expectedText)
 const target = new URL(url)
@@ -19,7 +21,7 @@ const now = () => performance.timeOrigin + performance.now()
 /** A raw HTTP/1.1 GET over a socket: the lightest client, so 10k of them fit in one process. */
 const open = () =>
   new Promise<void>((resolve, reject) => {
-    const socket = net.connect(Number(target.port), target.hostname, () => {
+    const socket = net.connect({ port: Number(target.port), host: target.hostname, ...(localAddress === undefined ? {} : { localAddress }) }, () => {
       socket.setNoDelay(true)
       socket.write(`GET ${target.pathname}${target.search} HTTP/1.1\r\nHost: ${target.host}\r\nAccept: text/event-stream\r\n\r\n`)
     })
@@ -51,9 +53,7 @@ const open = () =>
 const report = () => {
   if (reported) return
   reported = true
-  latencies.sort((a, b) => a - b)
-  const at = (p: number) => latencies[Math.min(latencies.length - 1, Math.max(0, Math.ceil((p / 100) * latencies.length) - 1))] ?? Number.NaN
-  process.send?.({ type: "done", received, p50: at(50), p99: at(99), max: latencies.at(-1) ?? Number.NaN })
+  process.send?.({ type: "done", latencies })
 }
 
 process.on("message", (message: { type: string }) => {

@@ -5,35 +5,30 @@
  * Without it a connection starts at the live tail (no history). Membership is checked as the user (RLS)
  * before subscribing; beyond the per-user / per-process connection caps the answer is 429 with `Retry-After`.
  * Heartbeat comments every `COGO_SSE_HEARTBEAT` (15 s), from the Realtime service's shared timer.
+ * The response is a stream (the `connected` comment and the replay); live frames are written by the Realtime
+ * hub straight to the node response (`NodeHttpServerRequest.toServerResponse`), the same bytes to every
+ * subscriber, without a per-connection fiber step.
  */
+import { NodeHttpServerRequest } from "@effect/platform-node"
 import { Effect, Stream } from "effect"
 import { HttpRouter, HttpServerRequest } from "effect/http"
 import { Forbidden, problem } from "../../domain/platform/Problem.ts"
 import { Auth, principalKey } from "../../services/auth/Auth.ts"
-import { type EventItem, Realtime, type StreamKey } from "../../services/realtime/Realtime.ts"
+import { type Framing, Realtime, type StreamKey } from "../../services/realtime/Realtime.ts"
 import { badRequest, problemResponse } from "../../services/platform/problemResponse.ts"
 import { lastEventIdOf, sseBytesResponse, sseComment, sseFrame } from "../http/sse.ts"
 import { uuidPattern } from "../../domain/platform/Uuid.ts"
 
 const encoder = new TextEncoder()
-const heartbeatBytes = encoder.encode(sseComment("heartbeat"))
-const overflowBytes = encoder.encode(sseFrame({ event: "overflow", data: JSON.stringify({ reason: "client too slow; reconnect with Last-Event-ID" }) }))
-const resetBytes = encoder.encode(sseFrame({
-  event: "reset",
-  data: JSON.stringify({ reason: "events after Last-Event-ID were pruned; reload the state, then reconnect without Last-Event-ID" })
-}))
-/**
- * The SSE bytes of a bus event, encoded once: the hub hands the same item to every subscriber of its
- * project/job, so with N subscribers the JSON and UTF-8 work is done once, not N times.
- */
-const frames = new WeakMap<EventItem, Uint8Array>()
-const frameOf = (item: EventItem): Uint8Array => {
-  let frame = frames.get(item)
-  if (frame === undefined) {
-    frame = encoder.encode(sseFrame({ id: item.event.id, event: item.event.topic, data: item.data }))
-    frames.set(item, frame)
-  }
-  return frame
+/** One framing for every connection: the hub frames a live event once and writes the same bytes to all. */
+const framing: Framing = {
+  event: (item) => encoder.encode(sseFrame({ id: item.event.id, event: item.event.topic, data: item.data })),
+  heartbeat: encoder.encode(sseComment("heartbeat")),
+  overflow: encoder.encode(sseFrame({ event: "overflow", data: JSON.stringify({ reason: "client too slow; reconnect with Last-Event-ID" }) })),
+  reset: encoder.encode(sseFrame({
+    event: "reset",
+    data: JSON.stringify({ reason: "events after Last-Event-ID were pruned; reload the state, then reconnect without Last-Event-ID" })
+  }))
 }
 
 export const RealtimeRoutesLive = HttpRouter.use(Effect.fn(function*(router) {
@@ -54,7 +49,13 @@ export const RealtimeRoutesLive = HttpRouter.use(Effect.fn(function*(router) {
         return yield* new Forbidden(problem(403, "not-a-member", "Forbidden", `you are not a member of this ${param === "projectId" ? "project" : "job's project"}`))
       }
       // Held for the request's scope, which closes when the response ends or the client goes away.
-      const opened = yield* realtime.open({ owner: principalKey(principal), key, afterId: rawLast === undefined ? undefined : Number(rawLast) })
+      const opened = yield* realtime.open({
+        owner: principalKey(principal),
+        key,
+        afterId: rawLast === undefined ? undefined : Number(rawLast),
+        sink: NodeHttpServerRequest.toServerResponse(request),
+        framing
+      })
       if (opened._tag === "Refused") {
         const who = opened.limit === "user" ? "per user" : "on this server"
         return problemResponse(
@@ -62,9 +63,7 @@ export const RealtimeRoutesLive = HttpRouter.use(Effect.fn(function*(router) {
           { "retry-after": String(opened.retryAfterSeconds) }
         )
       }
-      const events = opened.events.pipe(
-        Stream.map((item) =>
-          item._tag === "Event" ? frameOf(item) : item._tag === "Heartbeat" ? heartbeatBytes : item._tag === "Reset" ? resetBytes : overflowBytes),
+      const events = opened.frames.pipe(
         // A database failure mid-stream ends the stream; the client resumes with Last-Event-ID.
         Stream.catchCause(() => Stream.make(encoder.encode(sseComment("error: stream interrupted, reconnect with Last-Event-ID")))),
         Stream.prepend([encoder.encode(sseComment("connected"))])

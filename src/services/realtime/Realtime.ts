@@ -8,49 +8,45 @@
  * (identity order is not commit order) hold back later events until they appear or their transaction is
  * known to have ended (see `resolveGaps`), so a connection's last id is an exact resume point.
  *
- * A connection (`open`) registers its live queue in the caller's scope (the HTTP request's), then replays from
- * the database after `Last-Event-ID` up to the hub's horizon (everything already dispatched) and continues live
- * after it: no gap, no duplicate. Without `Last-Event-ID` it starts at the live tail (the horizon): no replay.
+ * A connection (`open`) registers in the caller's scope (the HTTP request's), then replays from the database
+ * after `Last-Event-ID` up to the hub's horizon (everything already dispatched) and continues live after it:
+ * no gap, no duplicate. Without `Last-Event-ID` it starts at the live tail (the horizon): no replay.
+ * Live events bypass the connection's stream: the hub frames each event once and writes the same bytes to
+ * every subscriber's socket (`Fanout.ts`); the connection's stream only carries the replay and the hand-over.
  *
  * Bounds (memory is bounded per connection, per user and per process):
  * - connections: `COGO_REALTIME_MAX_CONNECTIONS_PER_USER` per caller and `COGO_REALTIME_MAX_CONNECTIONS` per
  *   process; beyond them `open` refuses (the edge answers 429). A closed connection frees its slot.
  * - event size: payloads larger than `COGO_REALTIME_MAX_EVENT_BYTES` are replaced in SQL by a summary
  *   (`EventBus`), so a large payload never reaches the process through the realtime path.
- * - slow clients: each connection buffers at most `COGO_REALTIME_BUFFER` events and
- *   `COGO_REALTIME_BUFFER_BYTES` bytes. Beyond either the connection is ended with an `overflow` frame
- *   instead of growing memory or slowing others; the client reconnects with `Last-Event-ID` and catches up.
+ * - slow clients: while replaying, a connection holds at most `COGO_REALTIME_BUFFER` live events and
+ *   `COGO_REALTIME_BUFFER_BYTES` bytes; live, at most `COGO_REALTIME_BUFFER_BYTES` wait in Node's buffer for
+ *   its socket. Beyond that the connection is ended with an `overflow` frame instead of growing memory or
+ *   slowing others; the client reconnects with `Last-Event-ID` and catches up.
  *
  * Heartbeats come from one timer for all connections.
  */
 import { PgClient } from "@effect/sql-pg"
-import { Config, Context, Duration, Effect, Layer, Metric, Option, Queue, Schedule, Stream } from "effect"
-import type { Cause, Scope } from "effect"
+import { Config, Context, Deferred, Duration, Effect, Exit, Layer, Metric, Option, Queue, Schedule, Stream } from "effect"
+import type { Scope } from "effect"
 import type { SqlError } from "effect/sql/SqlError"
 import type { BusEvent } from "../../domain/platform/BusEvent.ts"
 import type { Principal } from "../auth/Auth.ts"
 import { Database, DbRole } from "../platform/Database.ts"
 import { EventBus } from "../platform/EventBus.ts"
 import { Notifications } from "../platform/Notifications.ts"
+import { type Bounds, bufferedBytes as heldBytes, type EventItem, fanOut, type Framing, goLive, itemOf, type LiveSink, send, type Subscriber } from "./Fanout.ts"
+
+export type { EventItem, Framing, LiveSink } from "./Fanout.ts"
 
 export type StreamKey = { readonly projectId: string } | { readonly jobId: string }
 
-/** An event with its JSON text (`data`, encoded once per event, not per subscriber) and its size in bytes. */
-export interface EventItem {
-  readonly _tag: "Event"
-  readonly event: BusEvent
-  readonly data: string
-  readonly bytes: number
-}
-export type RealtimeItem =
-  | EventItem
-  | { readonly _tag: "Heartbeat" }
-  | { readonly _tag: "Overflow" }
-  /** The events after the client's Last-Event-ID were pruned by retention: it must reload, then reconnect. */
-  | { readonly _tag: "Reset" }
-
 export type OpenResult =
-  | { readonly _tag: "Opened"; readonly events: Stream.Stream<RealtimeItem, SqlError> }
+  /**
+   * `frames`: the replay, then nothing (live frames go straight to the sink) until the hub ends the
+   * connection (overflow); `reset` alone when the events after the client's Last-Event-ID were pruned.
+   */
+  | { readonly _tag: "Opened"; readonly frames: Stream.Stream<Uint8Array, SqlError> }
   | { readonly _tag: "Refused"; readonly limit: "user" | "process"; readonly max: number; readonly retryAfterSeconds: number }
 
 export interface OpenOptions {
@@ -59,24 +55,13 @@ export interface OpenOptions {
   readonly key: StreamKey
   /** `Last-Event-ID`: replay after it; `undefined` starts at the live tail. */
   readonly afterId: number | undefined
-}
-
-interface Subscriber {
-  readonly queue: Queue.Queue<RealtimeItem, Cause.Done>
-  readonly owner: string
-  /** Live events up to this id came from the replay. */
-  readonly after: number
-  /** Bytes of the events in `queue`. */
-  bytes: number
-  overflowed: boolean
+  /** The connection's raw response: live frames are written to it by the hub. */
+  readonly sink: LiveSink
+  readonly framing: Framing
 }
 
 /** A refused connection may retry after this long (a slot frees when any of the caller's streams closes). */
 const retryAfterSeconds = 5
-
-const heartbeatItem: RealtimeItem = { _tag: "Heartbeat" }
-const overflowItem: RealtimeItem = { _tag: "Overflow" }
-const resetItem: RealtimeItem = { _tag: "Reset" }
 
 const subscribers = Metric.gauge("realtime_subscribers", { description: "Open realtime SSE subscriptions" })
 const delivered = Metric.counter("realtime_events_delivered_total", {
@@ -92,24 +77,19 @@ const refusals = Metric.counter("realtime_connections_refused_total", {
   incremental: true
 })
 
-const itemOf = (event: BusEvent): EventItem => {
-  const data = JSON.stringify(event)
-  return { _tag: "Event", event, data, bytes: Buffer.byteLength(data) }
-}
-
 const keyOf = (key: StreamKey) => "projectId" in key ? `p:${key.projectId}` : `j:${key.jobId}`
 
 export class Realtime extends Context.Service<Realtime, {
   /**
    * A connection to one project or job, held for the caller's scope (or refused beyond the caps): events
-   * after `afterId` (replay) or from the live tail, then live, with a `Heartbeat` every `COGO_SSE_HEARTBEAT`.
-   * Ends with `Overflow` for slow readers; is only `Reset` when `afterId` is older than what retention pruned.
+   * after `afterId` (replay) or from the live tail, then live, with a heartbeat every `COGO_SSE_HEARTBEAT`.
+   * Ends with `overflow` for slow readers; is only `reset` when `afterId` is older than what retention pruned.
    */
   readonly open: (options: OpenOptions) => Effect.Effect<OpenResult, never, Scope.Scope>
   /** Membership check run as the user (RLS): may `principal` watch this project / job? */
   readonly canWatch: (principal: Principal, key: StreamKey) => Effect.Effect<boolean, SqlError>
   readonly subscriberCount: () => number
-  /** Bytes of events waiting in all connections' buffers (each at most `COGO_REALTIME_BUFFER_BYTES`). */
+  /** Bytes held for or waiting on all connections (each at most `COGO_REALTIME_BUFFER_BYTES`). */
   readonly bufferedBytes: () => number
 }>()("cogo/Realtime") {
   static readonly layer = Layer.effect(
@@ -119,8 +99,10 @@ export class Realtime extends Context.Service<Realtime, {
       const db = yield* Database
       const bus = yield* EventBus
       const notifications = yield* Notifications
-      const capacity = yield* Config.Int("COGO_REALTIME_BUFFER").pipe(Config.withDefault(1024))
-      const capacityBytes = yield* Config.Int("COGO_REALTIME_BUFFER_BYTES").pipe(Config.withDefault(1024 * 1024))
+      const bounds: Bounds = {
+        events: yield* Config.Int("COGO_REALTIME_BUFFER").pipe(Config.withDefault(1024)),
+        bytes: yield* Config.Int("COGO_REALTIME_BUFFER_BYTES").pipe(Config.withDefault(1024 * 1024))
+      }
       const maxEventBytes = yield* Config.Int("COGO_REALTIME_MAX_EVENT_BYTES").pipe(Config.withDefault(16 * 1024))
       const maxPerUser = yield* Config.Int("COGO_REALTIME_MAX_CONNECTIONS_PER_USER").pipe(Config.withDefault(20))
       const maxConnections = yield* Config.Int("COGO_REALTIME_MAX_CONNECTIONS").pipe(Config.withDefault(20_000))
@@ -135,30 +117,20 @@ export class Realtime extends Context.Service<Realtime, {
       let count = 0
 
       let handedOut = 0
-      const overflow = (subscriber: Subscriber) => {
-        subscriber.overflowed = true
-        Queue.endUnsafe(subscriber.queue)
-      }
-      const offer = (subscriber: Subscriber, item: EventItem) => {
-        if (subscriber.overflowed) return
-        if (subscriber.bytes + item.bytes > capacityBytes || !Queue.offerUnsafe(subscriber.queue, item)) return overflow(subscriber)
-        subscriber.bytes += item.bytes
-      }
-      const dispatch = (event: BusEvent) => {
-        // One item for every subscriber: JSON once, and the edge encodes its SSE frame once (see RealtimeRoutes).
-        let item: EventItem | undefined
-        const keys = [event.projectId === null ? undefined : `p:${event.projectId}`, event.jobId === null ? undefined : `j:${event.jobId}`]
-        for (const key of keys) {
-          if (key === undefined) continue
-          const set = registry.get(key)
-          if (set === undefined) continue
-          for (const subscriber of set) {
-            if (event.id <= subscriber.after) continue
-            handedOut++
+      /** One hub pass's released events (id order): grouped per watched key, framed once, one write per subscriber. */
+      const dispatch = (events: ReadonlyArray<BusEvent>) => {
+        const byKey = new Map<string, Array<EventItem>>()
+        for (const event of events) {
+          let item: EventItem | undefined
+          for (const key of [event.projectId === null ? undefined : `p:${event.projectId}`, event.jobId === null ? undefined : `j:${event.jobId}`]) {
+            if (key === undefined || !registry.has(key)) continue
             item ??= itemOf(event)
-            offer(subscriber, item)
+            const items = byKey.get(key)
+            if (items === undefined) byKey.set(key, [item])
+            else items.push(item)
           }
         }
+        for (const [key, items] of byKey) handedOut += fanOut(items, registry.get(key)!, bounds)
       }
 
       // The hub delivers events in strict id order, so a connection's last id is an exact resume point.
@@ -190,8 +162,8 @@ export class Realtime extends Context.Service<Realtime, {
         held.sort((x, y) => x.id - y.id)
         const firstGap = gaps.size === 0 ? Infinity : Math.min(...gaps.keys())
         let released = 0
-        while (released < held.length && held[released]!.id < firstGap) dispatch(held[released++]!)
-        held.splice(0, released)
+        while (released < held.length && held[released]!.id < firstGap) released++
+        dispatch(held.splice(0, released))
         horizon = firstGap === Infinity ? cursor : firstGap - 1
       }
 
@@ -258,35 +230,40 @@ export class Realtime extends Context.Service<Realtime, {
         | Extract<OpenResult, { readonly _tag: "Refused" }>
 
       /**
-       * Checks the caps, then registers a live queue and reads the horizon in one synchronous step (see
+       * Checks the caps, then registers the connection and reads the horizon in one synchronous step (see
        * `open`). The slot and the registration are released when the caller's scope closes.
        */
-      const register = (options: OpenOptions) =>
+      const register = (options: OpenOptions, ended: Deferred.Deferred<void>) =>
         Effect.acquireRelease(
-          Effect.flatMap(Queue.bounded<RealtimeItem, Cause.Done>(capacity), (queue) =>
-            Effect.sync((): Registration => {
-              const owned = perOwner.get(options.owner) ?? 0
-              if (count >= maxConnections) return { _tag: "Refused", limit: "process", max: maxConnections, retryAfterSeconds }
-              if (owned >= maxPerUser) return { _tag: "Refused", limit: "user", max: maxPerUser, retryAfterSeconds }
-              const upTo = horizon
-              const subscriber: Subscriber = {
-                queue,
-                owner: options.owner,
-                after: Math.max(options.afterId ?? upTo, upTo),
-                bytes: 0,
-                overflowed: false
-              }
-              const key = keyOf(options.key)
-              const set = registry.get(key) ?? new Set<Subscriber>()
-              set.add(subscriber)
-              registry.set(key, set)
-              perOwner.set(options.owner, owned + 1)
-              count++
-              return { _tag: "Registered", subscriber, key, upTo }
-            })),
+          Effect.sync((): Registration => {
+            const owned = perOwner.get(options.owner) ?? 0
+            if (count >= maxConnections) return { _tag: "Refused", limit: "process", max: maxConnections, retryAfterSeconds }
+            if (owned >= maxPerUser) return { _tag: "Refused", limit: "user", max: maxPerUser, retryAfterSeconds }
+            const upTo = horizon
+            const subscriber: Subscriber = {
+              owner: options.owner,
+              after: Math.max(options.afterId ?? upTo, upTo),
+              sink: options.sink,
+              framing: options.framing,
+              pending: [],
+              pendingEvents: 0,
+              pendingBytes: 0,
+              closed: false,
+              overflowed: false,
+              ended: () => Deferred.doneUnsafe(ended, Exit.void)
+            }
+            const key = keyOf(options.key)
+            const set = registry.get(key) ?? new Set<Subscriber>()
+            set.add(subscriber)
+            registry.set(key, set)
+            perOwner.set(options.owner, owned + 1)
+            count++
+            return { _tag: "Registered", subscriber, key, upTo }
+          }),
           (registration) =>
             registration._tag === "Refused" ? Effect.void : Effect.gen(function*() {
               const { key, subscriber } = registration
+              subscriber.closed = true
               const set = registry.get(key)
               set?.delete(subscriber)
               if (set?.size === 0) registry.delete(key)
@@ -301,7 +278,7 @@ export class Realtime extends Context.Service<Realtime, {
 
       // One heartbeat timer for all connections (not one per connection).
       yield* Effect.sync(() => {
-        for (const set of registry.values()) for (const subscriber of set) Queue.offerUnsafe(subscriber.queue, heartbeatItem)
+        for (const set of registry.values()) for (const subscriber of set) send(subscriber, subscriber.framing.heartbeat, 0, bounds)
       }).pipe(Effect.repeat(Schedule.spaced(heartbeatEvery)), Effect.forkScoped)
 
       const replayFrom = (key: StreamKey, afterId: number) =>
@@ -323,31 +300,65 @@ export class Realtime extends Context.Service<Realtime, {
       )
 
       const open = (options: OpenOptions): Effect.Effect<OpenResult, never, Scope.Scope> =>
-        Effect.map(register(options), (registration): OpenResult => {
-          if (registration._tag === "Refused") return registration
-          // Every event up to the horizon is already dispatched, so it comes from the replay; every later one
-          // arrives in the queue (the hub skips ids up to `subscriber.after` for this subscriber).
-          const { subscriber, upTo } = registration
-          const replay = options.afterId === undefined ? Stream.empty : replayFrom(options.key, options.afterId).pipe(
-            Stream.takeWhile((event) => event.id <= upTo),
-            Stream.map(itemOf)
-          )
-          const live = Stream.fromQueue(subscriber.queue).pipe(Stream.map((item) => {
-            if (item._tag === "Event") subscriber.bytes -= item.bytes
-            return item
+        Effect.flatMap(Effect.sync(() => Deferred.makeUnsafe<void>()), (ended) =>
+          Effect.map(register(options, ended), (registration): OpenResult => {
+            if (registration._tag === "Refused") return registration
+            // Every event up to the horizon is already dispatched, so it comes from the replay; every later one
+            // is held by the hub until the hand-over (it skips ids up to `subscriber.after` for this subscriber).
+            const { subscriber, upTo } = registration
+            const { framing } = options
+            const replay = options.afterId === undefined ? Stream.empty : replayFrom(options.key, options.afterId).pipe(
+              Stream.takeWhile((event) => event.id <= upTo),
+              Stream.map((event) => framing.event(itemOf(event)))
+            )
+            // The stream's consumer wrote every replay frame before it pulls this: the hand-over is in order. From
+            // here the hub writes to the socket; the stream waits until the hub ends the connection (overflow),
+            // or is interrupted (disconnect, drain), which stops the hub's writes first.
+            const live = Stream.fromEffectDrain(
+              Effect.suspend(() => goLive(subscriber) ? Deferred.await(ended) : Effect.void).pipe(
+                Effect.ensuring(Effect.sync(() => {
+                  subscriber.closed = true
+                }))
+              )
+            )
+            const frames = Stream.concat(replay, live)
+            const afterId = options.afterId
+            // Never a silent gap: a resume point older than what retention pruned gets `reset` and nothing else.
+            return {
+              _tag: "Opened",
+              frames: afterId === undefined
+                ? frames
+                : Stream.unwrap(Effect.map(prunedThrough, (pruned) => afterId < pruned ? Stream.succeed(framing.reset) : frames))
+            }
           }))
-          const end = Stream.suspend(() => subscriber.overflowed ? Stream.succeed(overflowItem) : Stream.empty)
-          const events = Stream.concat(Stream.concat(replay, live), end)
-          const afterId = options.afterId
-          // Never a silent gap: a resume point older than what retention pruned gets `Reset` and nothing else.
-          return {
-            _tag: "Opened",
-            events: afterId === undefined ? events : Stream.unwrap(Effect.map(prunedThrough, (pruned) => afterId < pruned ? Stream.succeed(resetItem) : events))
+
+      /**
+       * Identical membership checks running at the same time (same claims, same stream: a reconnect storm, a
+       * page opened in many tabs) share one query. Only checks in flight are shared, never a past answer; a
+       * follower whose leader was interrupted runs its own.
+       */
+      const inFlight = new Map<string, Deferred.Deferred<boolean, SqlError>>()
+      const coalesced = (id: string, check: Effect.Effect<boolean, SqlError>): Effect.Effect<boolean, SqlError> =>
+        Effect.suspend(() => {
+          const running = inFlight.get(id)
+          if (running !== undefined) {
+            return Effect.flatMap(Effect.exit(Deferred.await(running)), (exit) => Exit.isSuccess(exit) ? Effect.succeed(exit.value) : check)
           }
+          const leader = Deferred.makeUnsafe<boolean, SqlError>()
+          inFlight.set(id, leader)
+          return check.pipe(Effect.onExit((exit) =>
+            Effect.sync(() => {
+              inFlight.delete(id)
+              Deferred.doneUnsafe(leader, exit)
+            })))
         })
 
       const canWatch = Effect.fn("Realtime.canWatch")(function*(principal: Principal, key: StreamKey) {
         if (principal.role === "service_role") return true
+        return yield* coalesced(`${keyOf(key)} ${JSON.stringify(principal.claims)}`, isMember(principal, key))
+      })
+
+      const isMember = Effect.fnUntraced(function*(principal: Principal, key: StreamKey) {
         if ("projectId" in key) {
           const rows = yield* db.asUser(principal.claims, sql<{ ok: boolean }>`SELECT public.is_project_member(${key.projectId}::uuid) AS ok`)
           return rows[0]?.ok === true
@@ -363,7 +374,7 @@ export class Realtime extends Context.Service<Realtime, {
 
       const bufferedBytes = () => {
         let total = 0
-        for (const set of registry.values()) for (const subscriber of set) total += subscriber.bytes
+        for (const set of registry.values()) for (const subscriber of set) total += heldBytes(subscriber)
         return total
       }
 
