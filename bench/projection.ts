@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- projection [--updates N] [--seconds S] [--rate R] [--concurrency C] [--baseline N] [--backend postgres|embedded|both]`
+ * `npm run bench -- projection [--updates N] [--seconds S] [--rate R] [--concurrency C] [--baseline N] [--backend postgres|embedded|both] [--scenario throughput|latency|all]`
  *
  * The projection worker, on real PostgreSQL (BENCH_DATABASE_URL, default the local test server; a fresh
  * database is created and dropped) and on the embedded PGlite backend:
@@ -7,13 +7,20 @@
  *   help) over 50 projects are appended to the outbox first, then C worker fibers drain them; updates/s =
  *   N / drain time. Baseline in the same process: the same applier with one update per transaction.
  * - latency: with the background worker running (woken by LISTEN/NOTIFY), updates are written through
- *   ProjectCommands at a fixed offered rate R for S seconds (open loop), once as single-update transactions
- *   (R transactions/s) and once as 10-update transactions (R/10 transactions/s); commit-to-visible = the `projection.applied` bus notification that covers the update
- *   (what an IDE's SSE stream sees) minus the moment the writing transaction returned. A second row gives
- *   the worker's share on the database clock (outbox `created_at` -> `applied_at`), which excludes this
- *   process's own event-loop delays (writers, worker and watcher share one Node thread and 2 cores with
- *   PostgreSQL), and the number of batches that served the scenario.
+ *   ProjectCommands at a fixed offered rate R for S seconds (open loop, bench/_projection-writers.ts: in a
+ *   worker thread of its own on PostgreSQL, so the process under test does not queue behind the load
+ *   generator's event loop; inline on the embedded backend), once as single-update transactions (R
+ *   transactions/s) and once as 10-update transactions (R/10 transactions/s). The row says the rate the
+ *   writers committed at and whether it reached the offered rate (>= 98%): below it, the writers, not the
+ *   projection, were the limit. Commit-to-visible = arrival of the `projection.applied` bus notification
+ *   that covers the update (what an IDE's SSE stream sees) minus the moment the writing transaction
+ *   returned (epoch clock, comparable across threads). A second row gives the worker's share on the
+ *   database clock (outbox `created_at` -> `applied_at`), which excludes event-loop delays, and the number
+ *   of batches that served the scenario.
+ * - `--scenario throughput|latency` runs one half only (profiling).
  */
+import * as fs from "node:fs"
+import { Worker } from "node:worker_threads"
 import { adminQuery, withDatabase } from "../test/support/TestDatabase.ts"
 import { PgClient } from "@effect/sql-pg"
 import { ConfigProvider, Duration, Effect, Fiber, Layer, Stream } from "effect"
@@ -30,6 +37,7 @@ import { Outbox } from "../src/services/cqrs/Outbox.ts"
 import { ProjectCommands } from "../src/services/cqrs/ProjectCommands.ts"
 import { fmt, printTable, summarize } from "./_table.ts"
 import { DatabaseClientLive } from "../src/layers/DatabaseLive.ts"
+import { benchPageId, benchProjectId, type Commit, epochMillis, type WriterPlan, type WriterResult, writeOpenLoop } from "./_projection-writers.ts"
 
 interface Options {
   readonly updates: number | undefined
@@ -38,6 +46,7 @@ interface Options {
   readonly concurrency: number
   readonly baseline: number
   readonly backends: ReadonlyArray<"postgres" | "embedded">
+  readonly scenarios: ReadonlyArray<"throughput" | "latency">
 }
 
 const parseOptions = (args: ReadonlyArray<string>): Options => {
@@ -53,19 +62,22 @@ const parseOptions = (args: ReadonlyArray<string>): Options => {
   }
   const backend = value("backend") ?? "both"
   if (!["postgres", "embedded", "both"].includes(backend)) throw new Error("--backend must be postgres, embedded or both")
+  const scenario = value("scenario") ?? "all"
+  if (!["throughput", "latency", "all"].includes(scenario)) throw new Error("--scenario must be throughput, latency or all")
   return {
     updates: value("updates") === undefined ? undefined : number("updates", 0),
     seconds: number("seconds", 5),
     rate: number("rate", 1000),
     concurrency: number("concurrency", 2),
     baseline: number("baseline", 2000),
-    backends: backend === "both" ? ["postgres", "embedded"] : [backend as "postgres" | "embedded"]
+    backends: backend === "both" ? ["postgres", "embedded"] : [backend as "postgres" | "embedded"],
+    scenarios: scenario === "all" ? ["throughput", "latency"] : [scenario as "throughput" | "latency"]
   }
 }
 
 const projects = 50
-const projectId = (p: number) => `0000be00-0000-4000-8000-${p.toString(16).padStart(12, "0")}`
-const pageId = (n: number) => `0000be01-0000-4000-8000-${n.toString(16).padStart(12, "0")}`
+const projectId = benchProjectId
+const pageId = benchPageId
 const owner = "0000be02-0000-4000-8000-000000000001"
 
 const batchedConfig: ApplierConfig = { batchSize: 2000, projectsPerBatch: 16, maxAttempts: 5, retryBaseMillis: 200, retryCapMillis: 30_000 }
@@ -83,7 +95,7 @@ const platform = (env: Record<string, string>) =>
 
 const reset = Effect.gen(function*() {
   const sql = yield* PgClient.PgClient
-  yield* sql`TRUNCATE cogo.projection_conflicts, cogo.project_updates, cogo.projection_state, cogo.project_entities, cogo.bus_events`
+  yield* sql`TRUNCATE cogo.conflict_resolutions, cogo.projection_conflicts, cogo.project_updates, cogo.projection_state, cogo.project_entities, cogo.bus_events`
   yield* sql`DELETE FROM public.projects`
 })
 
@@ -119,18 +131,88 @@ const drainWith = (fibers: number) =>
     return (performance.now() - start) / 1000
   })
 
+interface CpuSample {
+  readonly node: number
+  readonly server: ReadonlyMap<number, number>
+}
+
+/**
+ * CPU time (ms) of this process (all threads: PGlite included) and of the database's server processes
+ * (a local PostgreSQL, read from /proc; 0 where unreadable). On a shared machine wall-clock throughput
+ * swings with the load; CPU per update barely does, so it is the figure to compare runs by.
+ */
+const cpuMillis = Effect.gen(function*() {
+  const sql = yield* PgClient.PgClient
+  const backends = yield* sql<{ pid: number }>`SELECT pid FROM pg_stat_activity WHERE datname = current_database()`
+  const server = new Map(backends.map(({ pid }) => {
+    try {
+      const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
+      return [pid, (Number(fields[11]) + Number(fields[12])) * 10] as const
+    } catch {
+      return [pid, 0] as const
+    }
+  }))
+  const own = process.cpuUsage()
+  const sample: CpuSample = { node: (own.user + own.system) / 1000, server }
+  return sample
+})
+
+const cpuSpent = (before: CpuSample, after: CpuSample) => ({
+  node: after.node - before.node,
+  server: [...after.server].reduce((sum, [pid, ms]) => sum + ms - (before.server.get(pid) ?? 0), 0)
+})
+
 const throughput = (count: number, config: ApplierConfig, fibers: number) =>
   Effect.gen(function*() {
     yield* reset
     yield* preload(count)
+    const before = yield* cpuMillis
     const seconds = yield* drainWith(fibers)
+    const cpu = cpuSpent(before, yield* cpuMillis)
     const sql = yield* PgClient.PgClient
     const [row] = yield* sql<{ n: string }>`SELECT count(*) AS n FROM public.pages`
     if (Number(row!.n) !== count) throw new Error(`expected ${count} projected pages, found ${row!.n}`)
-    return { seconds, perSecond: count / seconds }
+    return { seconds, perSecond: count / seconds, cpuPerUpdate: { node: cpu.node / count, server: cpu.server / count } }
   }).pipe(Effect.provide(ProjectionApplier.layerWith(config)), Effect.provide(Outbox.layer))
 
-const latency = (options: Options, perTransaction: number) =>
+/** A `projection.applied` notification as the watcher saw it: which project, up to which update, when (epoch ms). */
+interface Announcement {
+  readonly projectId: string
+  readonly lastUpdateId: number
+  readonly seenAt: number
+}
+
+/**
+ * When each commit became visible: the first announcement of its project covering its id, seen after the
+ * commit (an announcement that arrived before the writer's commit returned counts as visible at once).
+ */
+const visibility = (commits: ReadonlyArray<Commit>, announcements: ReadonlyArray<Announcement>) => {
+  const byProject = new Map<string, Array<Announcement>>()
+  for (const a of announcements) {
+    const list = byProject.get(a.projectId) ?? []
+    list.push(a)
+    byProject.set(a.projectId, list)
+  }
+  return commits.map((commit) => {
+    const first = (byProject.get(commit.projectId) ?? []).find((a) => a.lastUpdateId >= commit.updateId)
+    return first === undefined ? Number.NaN : Math.max(0, first.seenAt - commit.at)
+  })
+}
+
+/** Runs the open-loop writers in a worker thread of their own (PostgreSQL) or inline (embedded). */
+const runWriters = (plan: WriterPlan, databaseUrl: string | undefined) =>
+  databaseUrl === undefined
+    ? writeOpenLoop(plan)
+    : Effect.promise(() =>
+      new Promise<WriterResult>((resolve, reject) => {
+        const thread = new Worker(new URL("./_projection-writers.ts", import.meta.url), { workerData: { projectionWriters: plan, databaseUrl } })
+        thread.once("message", (result: WriterResult) => resolve(result))
+        thread.once("error", reject)
+        thread.once("exit", (code) => code === 0 ? undefined : reject(new Error(`writer thread exited with ${code}`)))
+      })
+    )
+
+const latency = (options: Options, perTransaction: number, databaseUrl: string | undefined) =>
   Effect.gen(function*() {
     yield* reset
     const commands = yield* ProjectCommands
@@ -141,64 +223,29 @@ const latency = (options: Options, perTransaction: number) =>
     })))
     yield* Effect.sleep(Duration.millis(500))
 
-    const committedAt = new Map<number, number>()
-    const visibleAt = new Map<number, number>()
-    const pendingByProject = new Map<string, Array<number>>()
-    /** Per project, the last update id a projection.applied notification covered. */
-    const coveredUpTo = new Map<string, number>()
     // Notifications are taken in arrays (whatever arrived meanwhile), one lookup each, so the watcher's
-    // own round trips do not queue up behind a busy pool and inflate what it measures.
+    // own round trips do not queue up behind a busy pool and inflate what it measures. Matching with the
+    // commits happens after the run.
+    const announcements: Array<Announcement> = []
     const watcher = yield* notifications.subscribe("bus").pipe(
       Stream.filter((n) => n.payload !== ""),
       Stream.runForEachArray((arrived) =>
         Effect.gen(function*() {
-          const seenAt = performance.now()
-          const events = yield* sql<{ project_id: string; payload: { lastUpdateId: number } }>`
+          const seenAt = epochMillis()
+          const events = yield* sql<{ project_id: string; payload: { lastUpdateId: number } | string }>`
             SELECT project_id, payload FROM cogo.bus_events
             WHERE id = ANY(${idArray(arrived.map((n) => Number(n.payload)))}::bigint[]) AND kind = 'projection.applied'`
           for (const event of events) {
             const payload = typeof event.payload === "string" ? JSON.parse(event.payload) as { lastUpdateId: number } : event.payload
-            coveredUpTo.set(event.project_id, Math.max(coveredUpTo.get(event.project_id) ?? 0, payload.lastUpdateId))
-            const pending = pendingByProject.get(event.project_id) ?? []
-            const stillPending = pending.filter((id) => {
-              if (id > payload.lastUpdateId) return true
-              if (!visibleAt.has(id)) visibleAt.set(id, seenAt)
-              return false
-            })
-            pendingByProject.set(event.project_id, stillPending)
+            announcements.push({ projectId: event.project_id, lastUpdateId: payload.lastUpdateId, seenAt })
           }
         })),
       Effect.forkChild
     )
 
-    // Open loop: one transaction of `perTransaction` updates every perTransaction * 1000 / rate ms.
-    const transactions = Math.round((options.rate * options.seconds) / perTransaction)
-    const interval = (1000 * perTransaction) / options.rate
-    const start = performance.now()
-    let lastCommit = start
-    const writers: Array<Fiber.Fiber<void, unknown>> = []
-    for (let t = 0; t < transactions; t++) {
-      const wait = start + t * interval - performance.now()
-      if (wait > 1) yield* Effect.sleep(Duration.millis(wait))
-      const p = projectId(t % projects)
-      writers.push(yield* Effect.forkChild(Effect.gen(function*() {
-        const results = yield* commands.write(Array.from({ length: perTransaction }, (_, k) => {
-          const n = t * perTransaction + k
-          return { _tag: "upsert" as const, kind: "page" as const, state: { id: pageId(1_000_000 + n), projectId: p, name: `live ${n}`, route: null, definition: { n } } }
-        }))
-        const committed = performance.now()
-        lastCommit = Math.max(lastCommit, committed)
-        for (const { updateId } of results) {
-          committedAt.set(updateId, committed)
-          // Already announced before this fiber resumed: visible no later than now.
-          if ((coveredUpTo.get(p) ?? 0) >= updateId) visibleAt.set(updateId, committed)
-          else pendingByProject.set(p, [...(pendingByProject.get(p) ?? []), updateId])
-        }
-      })))
-    }
-    yield* Fiber.joinAll(writers)
+    const written = yield* runWriters({ rate: options.rate, seconds: options.seconds, perTransaction, projects }, databaseUrl)
     const deadline = performance.now() + 30_000
-    while (visibleAt.size < committedAt.size && performance.now() < deadline) yield* Effect.sleep(Duration.millis(20))
+    while (visibility(written.commits, announcements).some(Number.isNaN) && performance.now() < deadline) yield* Effect.sleep(Duration.millis(50))
     yield* Fiber.interrupt(watcher)
     // The worker's own lag on the database clock (outbox row created -> status applied), free of this
     // process's event-loop delays, and how many batches served the scenario.
@@ -208,9 +255,9 @@ const latency = (options: Options, perTransaction: number) =>
              max(extract(epoch FROM applied_at - created_at) * 1000) AS max,
              (SELECT count(DISTINCT created_at) FROM cogo.bus_events WHERE kind = 'projection.applied') AS batches
       FROM cogo.project_updates WHERE aggregate_type = 'page'`
-    const samples = [...committedAt.entries()].map(([id, committed]) => Math.max(0, (visibleAt.get(id) ?? Number.NaN) - committed))
+    const samples = visibility(written.commits, announcements)
     // The rate writers actually committed at (below the offered rate when the writers cannot keep up).
-    const committedRate = committedAt.size / ((lastCommit - start) / 1000)
+    const committedRate = written.commits.length / ((written.lastCommit - written.start) / 1000)
     return {
       ...summarize(samples.filter(Number.isFinite)),
       committedRate,
@@ -228,32 +275,43 @@ const latencyWorker: WorkerConfig = { enabled: true, concurrency: 2, pollMillis:
 
 const admin = (url: string, statement: string) => Effect.runPromise(adminQuery(url, statement))
 
+/** CPU per update in µs: this process + the database server (embedded: all in this process). */
+const cpuCell = (cpu: { readonly node: number; readonly server: number }) =>
+  `${fmt(cpu.node * 1000, 0)} + ${fmt(cpu.server * 1000, 0)} = ${fmt((cpu.node + cpu.server) * 1000, 0)}`
+
 const benchBackend = (backend: "postgres" | "embedded", env: Record<string, string>, options: Options) =>
   Effect.gen(function*() {
     const count = options.updates ?? (backend === "postgres" ? 50_000 : 20_000)
     const baselineCount = Math.min(count, options.baseline)
-    const baseline = yield* throughput(baselineCount, oneByOneConfig, options.concurrency)
-    const batched = yield* throughput(count, batchedConfig, options.concurrency)
-    const single = yield* latency(options, 1)
-    const grouped = yield* latency(options, 10)
-    const latencyRow = (perTransaction: number, live: typeof single) => [
-      backend,
-      `commit-to-visible, ${fmt(options.rate, 0)}/s offered as ${perTransaction === 1 ? "1-update" : `${perTransaction}-update`} transactions (committed ${fmt(live.committedRate, 0)}/s${live.missing > 0 ? `, ${live.missing} not seen` : ""})`,
-      fmt(live.count, 0), "", fmt(live.p50), fmt(live.p99), fmt(live.max), ""
-    ]
-    const workerRow = (live: typeof single) => [
-      backend,
-      `  of which worker lag, outbox insert -> applied on the DB clock (${fmt(live.worker.batches, 0)} batches)`,
-      fmt(live.count, 0), "", fmt(live.worker.p50), fmt(live.worker.p99), fmt(live.worker.max), ""
-    ]
-    return [
-      [backend, "max throughput, 1 update per transaction (baseline)", fmt(baselineCount, 0), fmt(baseline.perSecond, 0), "", "", "", "1.00"],
-      [backend, `max throughput, batched (${options.concurrency} fibers)`, fmt(count, 0), fmt(batched.perSecond, 0), "", "", "", fmt(batched.perSecond / baseline.perSecond)],
-      latencyRow(1, single),
-      workerRow(single),
-      latencyRow(10, grouped),
-      workerRow(grouped)
-    ]
+    const rows: Array<ReadonlyArray<string>> = []
+    if (options.scenarios.includes("throughput")) {
+      const baseline = yield* throughput(baselineCount, oneByOneConfig, options.concurrency)
+      const batched = yield* throughput(count, batchedConfig, options.concurrency)
+      rows.push(
+        [backend, "max throughput, 1 update per transaction (baseline)", fmt(baselineCount, 0), fmt(baseline.perSecond, 0), "", "", "", "1.00", cpuCell(baseline.cpuPerUpdate)],
+        [backend, `max throughput, batched (${options.concurrency} fibers)`, fmt(count, 0), fmt(batched.perSecond, 0), "", "", "", fmt(batched.perSecond / baseline.perSecond), cpuCell(batched.cpuPerUpdate)]
+      )
+    }
+    if (options.scenarios.includes("latency")) {
+      for (const perTransaction of [1, 10]) {
+        const live = yield* latency(options, perTransaction, env["DATABASE_URL"])
+        rows.push(
+          [
+            backend,
+            `commit-to-visible, ${fmt(options.rate, 0)}/s offered as ${perTransaction === 1 ? "1-update" : `${perTransaction}-update`} transactions (committed ${fmt(live.committedRate, 0)}/s: ${
+              live.committedRate >= 0.98 * options.rate ? "rate reached" : "rate NOT reached"
+            }${live.missing > 0 ? `, ${live.missing} not seen` : ""})`,
+            fmt(live.count, 0), "", fmt(live.p50), fmt(live.p99), fmt(live.max), ""
+          ],
+          [
+            backend,
+            `  of which worker lag, outbox insert -> applied on the DB clock (${fmt(live.worker.batches, 0)} batches)`,
+            fmt(live.count, 0), "", fmt(live.worker.p50), fmt(live.worker.p99), fmt(live.worker.max), ""
+          ]
+        )
+      }
+    }
+    return rows
   }).pipe(Effect.scoped, Effect.provide(platform(env)))
 
 export const run = async (args: ReadonlyArray<string>): Promise<void> => {
@@ -273,5 +331,5 @@ export const run = async (args: ReadonlyArray<string>): Promise<void> => {
       await admin(server, `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`)
     }
   }
-  printTable("projection", ["backend", "scenario", "updates", "updates/s", "p50 ms", "p99 ms", "max ms", "ratio"], rows)
+  printTable("projection", ["backend", "scenario", "updates", "updates/s", "p50 ms", "p99 ms", "max ms", "ratio", "CPU µs/update node + db"], rows)
 }

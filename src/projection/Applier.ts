@@ -14,7 +14,7 @@ import type { SqlError } from "effect/sql/SqlError"
 import { applyRows } from "./apply.ts"
 import { finishBatch } from "./bookkeeping.ts"
 import { claimBatch } from "./claim.ts"
-import { asProjector, projectionClient } from "./client.ts"
+import { projectionClient } from "./client.ts"
 import { recordBatch } from "./ProjectionMetrics.ts"
 import { rebuildProject } from "./rebuild.ts"
 import { makeRetryDelay } from "./retries.ts"
@@ -63,16 +63,17 @@ const makeApplier = (config: ApplierConfig) =>
 
     /** One claim-apply-acknowledge transaction. */
     const batchIn = (mode: "set" | "isolated") =>
-      asProjector(sql, Effect.gen(function*() {
+      sql.withTransaction(Effect.gen(function*() {
+        // The claim's first statement switches the transaction to the projector role.
         const claim = yield* claimBatch(sql, config)
         if (claim.rows.length === 0) return emptySummary
         const rows = claim.rows
         return yield* Effect.scoped(Effect.gen(function*() {
           yield* traceApply(rows)
-          const { decided, state } = yield* applyRows(sql, rows, mode === "set" ? { mode, replay: false } : { mode, retryDelay }).pipe(
+          const { decided, state, deferred } = yield* applyRows(sql, claim, mode === "set" ? { mode, replay: false } : { mode, retryDelay }).pipe(
             Effect.withSpan("Projection.applyBatch", { links: traceLinks(rows), attributes: { "cogo.batch.updates": rows.length, "cogo.batch.mode": mode } })
           )
-          yield* finishBatch(sql, state, decided)
+          yield* finishBatch(sql, state, decided, deferred)
           return summarize(rows.length, decided, mode, claim.projects >= config.projectsPerBatch || rows.length >= config.batchSize)
         }))
       }))

@@ -80,7 +80,7 @@ const makeWorker = (config: WorkerConfig) =>
     const lingerMillis = yield* Config.Int("PROJECTION_LINGER_MS").pipe(Config.withDefault(5))
     // Pacing: a fiber starts at most one wakeup's batch per linger period. Idle, a commit is projected at
     // once; under a stream of small commits, each batch takes everything committed in the last few ms
-    // (a batch costs the same ~9 round trips for 1 update as for 100).
+    // (a batch costs the same ~5 round trips for 1 update as for 100).
     const untilCaughtUp = (lastStart: { at: number }) => Effect.gen(function*() {
       if (yield* shutdown.isDraining) return
       const wait = lastStart.at + lingerMillis - performance.now()

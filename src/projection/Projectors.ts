@@ -6,7 +6,7 @@
 import type { PgClient } from "@effect/sql-pg"
 import { Effect } from "effect"
 import type { SqlError } from "effect/sql/SqlError"
-import type { EntityKind, EntityStateOf, UpdateType } from "../domain/cqrs/ProjectUpdate.ts"
+import type { EntityKind, UpdateType } from "../domain/cqrs/ProjectUpdate.ts"
 import { idArray } from "../services/platform/sqlArrays.ts"
 
 interface Column {
@@ -75,27 +75,41 @@ export interface Projector {
   readonly apply: (sql: PgClient.PgClient, items: ReadonlyArray<unknown>) => Effect.Effect<void, SqlError>
 }
 
-const upsertProjector = <K extends EntityKind>(kind: K): Projector => {
+/** The statement prefix (up to the JSON parameter) and suffix of each kind's set-based upsert. */
+const upsertSql = (kind: EntityKind) => {
   const { table, columns } = entityTables[kind]
   const names = columns.map((col) => col.column)
   const recordType = ["id uuid", ...columns.map((col) => `${col.column} ${col.type}`)].join(", ")
-  const statement = `INSERT INTO ${table} (id, ${names.join(", ")})
-    SELECT id, ${names.join(", ")} FROM jsonb_to_recordset($1::jsonb) AS x(${recordType})
-    ON CONFLICT (id) DO UPDATE SET ${names.map((name) => `${name} = excluded.${name}`).join(", ")}`
   return {
-    updateType: `${kind}.upserted` as UpdateType,
-    kind,
-    apply: (sql, items) => {
-      const rows = (items as ReadonlyArray<EntityStateOf[K]>).map((state) => {
-        const source = state as unknown as Record<string, unknown>
-        const row: Record<string, unknown> = { id: source["id"] }
-        for (const col of columns) row[col.column] = source[col.field] ?? null
-        return row
-      })
-      return Effect.asVoid(sql.unsafe(statement, [JSON.stringify(rows)]))
-    }
+    prefix: `INSERT INTO ${table} (id, ${names.join(", ")})
+    SELECT id, ${names.join(", ")} FROM jsonb_to_recordset(`,
+    suffix: `::jsonb) AS x(${recordType})
+    ON CONFLICT (id) DO UPDATE SET ${names.map((name) => `${name} = excluded.${name}`).join(", ")}`
   }
 }
+const upsertSqls = new Map((Object.keys(entityTables) as ReadonlyArray<EntityKind>).map((kind) => [kind, upsertSql(kind)] as const))
+
+/**
+ * The set-based upsert of `states` of one kind (one statement, or a fragment of the batch's closing
+ * statement: see bookkeeping.ts).
+ */
+export const upsertStatement = (sql: PgClient.PgClient, kind: EntityKind, states: ReadonlyArray<unknown>) => {
+  const { columns } = entityTables[kind]
+  const { prefix, suffix } = upsertSqls.get(kind)!
+  const rows = states.map((state) => {
+    const source = state as Record<string, unknown>
+    const row: Record<string, unknown> = { id: source["id"] }
+    for (const col of columns) row[col.column] = source[col.field] ?? null
+    return row
+  })
+  return sql`${sql.literal(prefix)}${JSON.stringify(rows)}${sql.literal(suffix)}`
+}
+
+const upsertProjector = (kind: EntityKind): Projector => ({
+  updateType: `${kind}.upserted` as UpdateType,
+  kind,
+  apply: (sql, items) => Effect.asVoid(upsertStatement(sql, kind, items))
+})
 
 const deleteProjector = (kind: EntityKind): Projector => {
   const statement = `DELETE FROM ${entityTables[kind].table} WHERE id = ANY($1::uuid[])`
@@ -114,17 +128,3 @@ export const projectors: ReadonlyMap<UpdateType, Projector> = new Map(
     return [[up.updateType, up], [down.updateType, down]] as const
   })
 )
-
-/**
- * Locks the current public rows of `ids` (so no user edit lands between the conflict check and the write)
- * and returns their version and last author.
- */
-export const lockPublicRows = (sql: PgClient.PgClient, kind: EntityKind, ids: ReadonlyArray<string>) =>
-  Effect.map(
-    sql.unsafe<{ id: string; version: string; updated_by: string | null }>(
-      `SELECT id, version, updated_by FROM ${entityTables[kind].table}
-       WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`,
-      [idArray(ids)]
-    ),
-    (rows) => rows.map((row): PublicRowVersion => ({ id: row.id, version: Number(row.version), updatedBy: row.updated_by }))
-  )

@@ -9,12 +9,13 @@
  */
 import type { PgClient } from "@effect/sql-pg"
 import { Effect, Result } from "effect"
+import type * as Statement from "effect/sql/Statement"
 import type { SqlError } from "effect/sql/SqlError"
 import { type EntityDeleted, type EntityUpserted, isUpsert, type ProjectUpdate } from "../domain/cqrs/ProjectUpdate.ts"
 import { idArray } from "../services/platform/sqlArrays.ts"
 import { type ProjectionStateRow, projectionStateOf } from "./bookkeeping.ts"
-import { type AppliedStates, lockCurrentRows, withoutConflicts } from "./conflicts.ts"
-import { applyOrder, entityTables, projectors } from "./Projectors.ts"
+import { type AppliedStates, withoutConflicts } from "./conflicts.ts"
+import { applyOrder, entityTables, projectors, type PublicRowVersion, upsertStatement } from "./Projectors.ts"
 import { failureOutcome, type RetryDelay } from "./retries.ts"
 import { aggregateKey, type ClaimedRow, type Decided, decodeRow, type Op, type Outcome } from "./rows.ts"
 
@@ -23,8 +24,8 @@ export type ApplyMode =
   | { readonly mode: "set"; readonly replay: boolean }
   | { readonly mode: "isolated"; readonly retryDelay: RetryDelay }
 
-/** Applied seq and projected flag of the aggregates of `rows` (known kinds only). */
-const loadAppliedStates = Effect.fn("Projection.loadAppliedStates")(function*(sql: PgClient.PgClient, rows: ReadonlyArray<ClaimedRow>) {
+/** Applied seq and projected flag of the aggregates of `rows` (known kinds only; live batches read them with the claim). */
+export const loadAppliedStates = Effect.fn("Projection.loadAppliedStates")(function*(sql: PgClient.PgClient, rows: ReadonlyArray<ClaimedRow>) {
   const ids = new Set(rows.filter((row) => row.aggregateType in entityTables).map((row) => row.aggregateId))
   const found = yield* sql<{ aggregate_type: string; aggregate_id: string; applied_seq: string; projected: boolean }>`
     SELECT s.aggregate_type, s.aggregate_id, s.applied_seq, s.projected FROM cogo.projection_state s
@@ -82,18 +83,24 @@ const applyOne = (sql: PgClient.PgClient, op: Op) =>
   Effect.andThen(forgetCascaded(sql, op.update), projectors.get(op.update._tag)!.apply(sql, [itemOf(op.update)]))
 
 /** Upserts only: the last state of each aggregate, one statement per kind, parents first. */
-const applyUpserts = (sql: PgClient.PgClient, ops: ReadonlyArray<Op>) => {
-  if (ops.length === 0) return Effect.void
+const upsertWrites = (sql: PgClient.PgClient, ops: ReadonlyArray<Op>) => {
   const last = new Map<string, Op>()
   for (const op of ops) last.set(op.key, op)
-  return Effect.forEach(applyOrder, (kind) => {
+  return applyOrder.flatMap((kind) => {
     const states = [...last.values()].filter((op) => op.kind === kind).map((op) => (op.update as EntityUpserted).state)
-    return states.length === 0 ? Effect.void : projectors.get(`${kind}.upserted`)!.apply(sql, states)
-  }, { discard: true })
+    return states.length === 0 ? [] : [upsertStatement(sql, kind, states)]
+  })
 }
 
-/** Set mode: runs of upserts between deletes collapse set-based; deletes (and their cascades) apply in place. */
-const applySetBased = Effect.fn("Projection.applySetBased")(function*(sql: PgClient.PgClient, effective: ReadonlyArray<Op>) {
+const applyUpserts = (sql: PgClient.PgClient, ops: ReadonlyArray<Op>) => Effect.forEach(upsertWrites(sql, ops), Effect.asVoid, { discard: true })
+
+/**
+ * Set mode: runs of upserts between deletes collapse set-based; deletes (and their cascades) apply in place.
+ * A batch of upserts only (the common case) may leave its writes to the batch's closing statement
+ * (`deferred`): one round trip less.
+ */
+const applySetBased = Effect.fn("Projection.applySetBased")(function*(sql: PgClient.PgClient, effective: ReadonlyArray<Op>, defer: boolean) {
+  if (defer && effective.every((op) => isUpsert(op.update))) return upsertWrites(sql, effective)
   let run: Array<Op> = []
   for (const op of effective) {
     if (isUpsert(op.update)) {
@@ -105,6 +112,7 @@ const applySetBased = Effect.fn("Projection.applySetBased")(function*(sql: PgCli
     yield* applyOne(sql, op)
   }
   yield* applyUpserts(sql, run)
+  return []
 })
 
 /** Isolated mode: one update at a time in a savepoint; after a failure, the aggregate's later updates (conflicts included) stay pending. */
@@ -138,22 +146,32 @@ export interface Applied {
   readonly decided: ReadonlyArray<Decided>
   /** The projection state the decided rows leave (for `finishBatch`, or written by a replay). */
   readonly state: ReadonlyArray<ProjectionStateRow>
+  /** Public writes not executed yet: the caller's closing statement must run them (live set-based batches). */
+  readonly deferred: ReadonlyArray<Statement.Fragment>
+}
+
+/** What the apply step works on: claimed rows, their aggregates' projection state, their locked public rows. */
+export interface ApplyInput {
+  readonly rows: ReadonlyArray<ClaimedRow>
+  readonly states: AppliedStates
+  /** Locked by the claim (a replay makes no conflict checks: empty). */
+  readonly current: ReadonlyMap<string, PublicRowVersion>
 }
 
 /**
- * Decides and applies the outcome of every claimed row. Writes `public.*` only: statuses, projection state
- * and events are the caller's.
+ * Decides and applies the outcome of every claimed row. Writes `public.*` only (or returns those writes as
+ * `deferred`): statuses, projection state and events are the caller's.
  */
-export const applyRows = (sql: PgClient.PgClient, rows: ReadonlyArray<ClaimedRow>, how: ApplyMode) =>
+export const applyRows = (sql: PgClient.PgClient, { rows, states, current }: ApplyInput, how: ApplyMode) =>
   Effect.gen(function*() {
     const outcomes = new Map<number, Outcome>()
-    const states = yield* loadAppliedStates(sql, rows)
     const candidates = candidatesOf(rows, states, outcomes)
     const replay = how.mode === "set" && how.replay
-    const effective = replay ? candidates : withoutConflicts(candidates, yield* lockCurrentRows(sql, candidates), states, outcomes)
+    const effective = replay ? candidates : withoutConflicts(candidates, new Map(current), states, outcomes)
 
+    let deferred: ReadonlyArray<Statement.Fragment> = []
     if (how.mode === "set") {
-      yield* applySetBased(sql, effective)
+      deferred = yield* applySetBased(sql, effective, !how.replay)
       for (const op of effective) outcomes.set(op.row.id, { _tag: "applied" })
     } else {
       yield* applyIsolated(sql, candidates, effective, outcomes, how.retryDelay)
@@ -163,5 +181,5 @@ export const applyRows = (sql: PgClient.PgClient, rows: ReadonlyArray<ClaimedRow
       const outcome = outcomes.get(row.id)
       return outcome === undefined ? [] : [[row, outcome]]
     })
-    return { decided, state: projectionStateOf(decided, candidates, effective, states) } satisfies Applied
+    return { decided, state: projectionStateOf(decided, candidates, effective, states), deferred } satisfies Applied
   })

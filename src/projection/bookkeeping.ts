@@ -6,6 +6,7 @@
  */
 import type { PgClient } from "@effect/sql-pg"
 import { Effect } from "effect"
+import type * as Statement from "effect/sql/Statement"
 import { type EntityKind, isUpsert } from "../domain/cqrs/ProjectUpdate.ts"
 import { idArray } from "../services/platform/sqlArrays.ts"
 import { batchEvents, busEventInsert, notifyInserted } from "./busEvents.ts"
@@ -90,14 +91,19 @@ const statusUpdate = (sql: PgClient.PgClient, decided: ReadonlyArray<Decided>) =
     WHERE u.id = x.id AND u.id = ANY(${idArray(rows.map((row) => row.id))}::bigint[])`
 }
 
-/** Projection state, statuses, conflicts and events of a batch: one statement. */
+/**
+ * Projection state, statuses, conflicts and events of a batch, and the batch's deferred public writes (upserts
+ * only, whose FK checks run at the end of the statement, after every part): one statement.
+ */
 export const finishBatch = Effect.fn("Projection.finishBatch")(function*(
   sql: PgClient.PgClient,
   state: ReadonlyArray<ProjectionStateRow>,
-  decided: ReadonlyArray<Decided>
+  decided: ReadonlyArray<Decided>,
+  writes: ReadonlyArray<Statement.Fragment>
 ) {
+  const publicWrites = writes.map((write, index) => sql`${sql.literal(`write_${index} AS (`)}${write}), `)
   yield* sql`
-    WITH state AS (${projectionStateUpsert(sql, state)}),
+    WITH ${sql.join("", false)(publicWrites)}state AS (${projectionStateUpsert(sql, state)}),
       statuses AS (${statusUpdate(sql, decided)}),
       conflicts AS (${conflictInsert(sql, decided)}),
       inserted AS (${busEventInsert(sql, batchEvents(decided))})

@@ -1,34 +1,16 @@
 /**
  * Conflicts with user edits (see docs/projection.md, "Conflict policy"): an update may overwrite a public row
  * only if the projector wrote it last or the update was computed from the user's version, and may recreate
- * a row a user deleted only knowingly (with a base version). The public rows are locked `FOR UPDATE` between
- * the check and the write, so no user edit slips in. Conflicts are recorded in `cogo.projection_conflicts`.
+ * a row a user deleted only knowingly (with a base version). The public rows are locked `FOR UPDATE` (by the claim, claim.ts)
+ * between the check and the write, so no user edit slips in. Conflicts are recorded in `cogo.projection_conflicts`.
  */
 import type { PgClient } from "@effect/sql-pg"
-import { Effect } from "effect"
-import { type EntityKind, isUpsert } from "../domain/cqrs/ProjectUpdate.ts"
-import { applyOrder, lockPublicRows, type PublicRowVersion } from "./Projectors.ts"
-import { aggregateKey, type Decided, type Op, type Outcome } from "./rows.ts"
+import { isUpsert } from "../domain/cqrs/ProjectUpdate.ts"
+import type { PublicRowVersion } from "./Projectors.ts"
+import type { Decided, Op, Outcome } from "./rows.ts"
 
 /** What the projector knows of an aggregate: applied through which seq, and whether it projected a row. */
 export type AppliedStates = ReadonlyMap<string, { readonly appliedSeq: number; readonly projected: boolean }>
-
-/** Public rows of every aggregate in `ops`, locked until commit, by aggregate key. */
-export const lockCurrentRows = Effect.fn("Projection.lockPublicRows")(function*(sql: PgClient.PgClient, ops: ReadonlyArray<Op>) {
-  const current = new Map<string, PublicRowVersion>()
-  const byKind = new Map<EntityKind, Set<string>>()
-  for (const op of ops) {
-    const ids = byKind.get(op.kind) ?? new Set<string>()
-    ids.add(op.row.aggregateId)
-    byKind.set(op.kind, ids)
-  }
-  for (const kind of applyOrder) {
-    const ids = byKind.get(kind)
-    if (ids === undefined) continue
-    for (const row of yield* lockPublicRows(sql, kind, [...ids])) current.set(aggregateKey(kind, row.id), row)
-  }
-  return current
-})
 
 /**
  * Checks the candidates in order against the current public rows (`current` is updated as the batch would

@@ -5,7 +5,7 @@
  */
 import type { PgClient } from "@effect/sql-pg"
 import { Effect } from "effect"
-import { applyRows } from "./apply.ts"
+import { applyRows, loadAppliedStates } from "./apply.ts"
 import { projectionStateUpsert } from "./bookkeeping.ts"
 import { publishAll } from "./busEvents.ts"
 import { appliedRowsAfter, lockProject } from "./claim.ts"
@@ -30,7 +30,7 @@ const replay = (sql: PgClient.PgClient, projectId: string, pageSize: number) => 
   while (true) {
     const rows = yield* appliedRowsAfter(sql, projectId, afterId, pageSize)
     if (rows.length === 0) break
-    const { state } = yield* applyRows(sql, rows, { mode: "set", replay: true })
+    const { state } = yield* applyRows(sql, { rows, states: yield* loadAppliedStates(sql, rows), current: new Map() }, { mode: "set", replay: true })
     // The next page's replay reads this state (applied seqs).
     if (state.length > 0) yield* projectionStateUpsert(sql, state)
     replayed += rows.length
