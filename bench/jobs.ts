@@ -34,6 +34,8 @@ interface Options {
   readonly batch: number
   readonly latency: number
   readonly rounds: number
+  /** `--only cogo`: skip graphile-worker (for profiling the cogo side alone). */
+  readonly only: string | undefined
 }
 
 interface Result {
@@ -50,7 +52,16 @@ const parseOptions = (args: ReadonlyArray<string>): Options => {
     const parsed = i < 0 ? Number.NaN : Number(args[i + 1])
     return Number.isFinite(parsed) && parsed > 0 ? parsed : fallback
   }
-  return { jobs: value("jobs", 10_000), workers: value("workers", 2), concurrency: value("concurrency", 25), batch: value("batch", 500), latency: value("latency", 300), rounds: value("rounds", 3) }
+  const only = args.indexOf("--only")
+  return {
+    jobs: value("jobs", 10_000),
+    workers: value("workers", 2),
+    concurrency: value("concurrency", 25),
+    batch: value("batch", 500),
+    latency: value("latency", 300),
+    rounds: value("rounds", 3),
+    only: only < 0 ? undefined : args[only + 1]
+  }
 }
 
 const percentile = (values: ReadonlyArray<number>, p: number) => {
@@ -91,7 +102,8 @@ const startOrchestrators = (count: number, register: (orchestrator: Orchestrator
       yield* register(Context.get(context, Orchestrator))
     }))
 
-const benchCogo = (options: Options) =>
+/** The cogo queue; `stream: false` registers the bench kinds as quiet (lifecycle off the bus, see docs/agents.md). */
+const benchCogo = (options: Options, stream: boolean) =>
   Effect.gen(function*() {
     const queue = yield* JobQueue
     const db = yield* Database
@@ -99,7 +111,8 @@ const benchCogo = (options: Options) =>
     const remaining = (kind: string) =>
       Effect.map(sql<{ n: string }>`SELECT count(*) AS n FROM cogo.jobs WHERE kind = ${kind} AND state <> 'succeeded'`, (rows) => Number(rows[0]!.n))
 
-    // Throughput.
+    // Throughput. The kind's settings are known before enqueueing, as in a process that registers its kinds at start.
+    yield* queue.configureKind("bench.noop", { stream })
     const enqueueStart = performance.now()
     for (let done = 0; done < options.jobs; done += options.batch) {
       const size = Math.min(options.batch, options.jobs - done)
@@ -109,7 +122,7 @@ const benchCogo = (options: Options) =>
     const drainStart = performance.now()
     const drainSeconds = yield* Effect.scoped(Effect.gen(function*() {
       yield* startOrchestrators(options.workers, (o) =>
-        o.register({ kind: "bench.noop", payload: Schema.Unknown, concurrency: options.concurrency, prefetch: 2, run: () => Effect.void }))
+        o.register({ kind: "bench.noop", payload: Schema.Unknown, concurrency: options.concurrency, prefetch: 2, stream, run: () => Effect.void }))
       while ((yield* remaining("bench.noop")) > 0) yield* Effect.sleep("10 millis")
       return (performance.now() - drainStart) / 1000
     }))
@@ -122,6 +135,7 @@ const benchCogo = (options: Options) =>
           kind: "bench.latency",
           payload: Schema.Struct({ t: Schema.Number }),
           concurrency: options.concurrency,
+          stream,
           run: (payload) => Effect.sync(() => latencies.push(performance.now() - payload.t))
         }))
       yield* Effect.sleep("500 millis") // workers listening and idle
@@ -132,7 +146,7 @@ const benchCogo = (options: Options) =>
       while (latencies.length < options.latency) yield* Effect.sleep("10 millis")
     }))
     return {
-      name: "cogo",
+      name: stream ? "cogo (job stream on)" : "cogo (stream: false)",
       enqueuePerSecond: options.jobs / enqueueSeconds,
       drainPerSecond: options.jobs / drainSeconds,
       p50: percentile(latencies, 50),
@@ -202,13 +216,23 @@ export const run = async (args: ReadonlyArray<string>): Promise<void> => {
   await admin(server, `CREATE DATABASE ${database}`)
   try {
     const runs: Array<ReadonlyArray<Result>> = []
+    const cogoRun = (stream: boolean) =>
+      Effect.runPromise(benchCogo(options, stream).pipe(Effect.scoped, Effect.provide(cogoPlatform(url, options))))
     for (let round = 0; round < options.rounds; round++) {
-      const cogoRun = await Effect.runPromise(benchCogo(options).pipe(Effect.scoped, Effect.provide(cogoPlatform(url, options))))
+      const streamed = await cogoRun(true)
+      const quiet = await cogoRun(false)
+      if (options.only === "cogo") {
+        for (const r of [streamed, quiet]) {
+          process.stdout.write(`${r.name}: enqueue ${fmt(r.enqueuePerSecond)}/s, drain ${fmt(r.drainPerSecond)}/s, start p50 ${fmt(r.p50, 1)} ms, p99 ${fmt(r.p99, 1)} ms\n`)
+        }
+        continue
+      }
       const defaultsRun = await benchGraphile(url, options, false)
       const batchedRun = await benchGraphile(url, options, true)
-      runs.push([cogoRun, defaultsRun, batchedRun])
+      runs.push([streamed, quiet, defaultsRun, batchedRun])
       process.stderr.write(`round ${round + 1}/${options.rounds}: drain ${runs[round]!.map((r) => fmt(r.drainPerSecond)).join(" / ")} jobs/s\n`)
     }
+    if (options.only === "cogo") return
     const median = (column: number): Result => {
       const results = runs.map((r) => r[column]!)
       const mid = (f: (r: Result) => number) => percentile(results.map(f), 50)
@@ -220,21 +244,22 @@ export const run = async (args: ReadonlyArray<string>): Promise<void> => {
         p99: mid((r) => r.p99)
       }
     }
-    const [cogo, graphileDefaults, graphileBatched] = [median(0), median(1), median(2)]
-    const rows = [cogo, graphileDefaults, graphileBatched]
+    const rows = [median(0), median(1), median(2), median(3)]
+    const [streamed, quiet, graphileDefaults, graphileBatched] = rows as [Result, Result, Result, Result]
     const host = new URL(server)
+    const ratio = (cogo: Result, g: Result) =>
+      `${cogo.name} / ${g.name}: drain ${fmt(cogo.drainPerSecond / g.drainPerSecond, 2)}x, enqueue ${fmt(cogo.enqueuePerSecond / g.enqueuePerSecond, 2)}x, ` +
+      `latency p50 ${fmt(g.p50 / cogo.p50, 2)}x, p99 ${fmt(g.p99 / cogo.p99, 2)}x (goal >= 1.0)`
     process.stdout.write(
       `\njobs benchmark: ${fmt(options.jobs)} no-op jobs, enqueue batches of ${options.batch}, ` +
         `${options.workers} workers x concurrency ${options.concurrency}; latency over ${options.latency} jobs; ` +
         `median of ${options.rounds} alternating rounds; ` +
-        `PostgreSQL at ${host.hostname}:${host.port || "5432"}; ${os.cpus().length} cores, Node ${process.version}\n\n` +
+        `PostgreSQL at ${host.hostname}:${host.port || "5432"}; ${os.cpus().length} cores, Node ${process.version}; ` +
+        `load average ${os.loadavg().map((n) => n.toFixed(2)).join(" ")}\n\n` +
         "| queue | enqueue jobs/s | drain jobs/s | enqueue-to-start p50 ms | p99 ms |\n|---|---:|---:|---:|---:|\n" +
         rows.map((r) => `| ${r.name} | ${fmt(r.enqueuePerSecond)} | ${fmt(r.drainPerSecond)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} |`).join("\n") +
         "\n\n" +
-        [graphileDefaults, graphileBatched].map((g) =>
-          `cogo / ${g.name}: drain ${fmt(cogo.drainPerSecond / g.drainPerSecond, 2)}x, enqueue ${fmt(cogo.enqueuePerSecond / g.enqueuePerSecond, 2)}x, ` +
-          `latency p50 ${fmt(g.p50 / cogo.p50, 2)}x, p99 ${fmt(g.p99 / cogo.p99, 2)}x (goal >= 1.0)`
-        ).join("\n") + "\n"
+        [streamed, quiet].flatMap((cogo) => [graphileDefaults, graphileBatched].map((g) => ratio(cogo, g))).join("\n") + "\n"
     )
   } finally {
     await admin(server, `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`)

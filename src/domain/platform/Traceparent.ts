@@ -2,7 +2,7 @@
  * W3C trace context (`traceparent`) for work that outlives its request: jobs and outbox rows store the
  * traceparent of the span that created them, and the worker that picks them up continues that trace.
  */
-import { Effect, Option, Tracer } from "effect"
+import { Effect, Option } from "effect"
 
 const pattern = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/
 
@@ -28,11 +28,3 @@ export const currentTraceparent: Effect.Effect<string | undefined> = Effect.curr
   Effect.map(formatTraceparent),
   Effect.orElseSucceed(() => undefined)
 )
-
-/** Runs `effect` as a child of the stored traceparent, when there is a valid one. */
-export const continueTrace = (traceparent: string | null | undefined) =>
-<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Option.match(parseTraceparent(traceparent), {
-    onNone: () => effect,
-    onSome: (context) => Effect.withParentSpan(effect, Tracer.externalSpan(context))
-  })

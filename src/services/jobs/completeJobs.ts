@@ -1,0 +1,88 @@
+/**
+ * Ending attempts: completion (in batches), failure (retry with backoff, or dead) and cancellation. Each is
+ * fenced by (worker, attempt): a worker whose lease expired and whose job was rescued and re-claimed
+ * cannot overwrite the new attempt's outcome.
+ */
+import type { PgClient } from "@effect/sql-pg"
+import { Duration, Effect } from "effect"
+import type { ClaimedJob, JobError, JobId, JobState } from "../../domain/jobs/Job.ts"
+import { eventResult } from "./JobEventResult.ts"
+import { type Transition, uuidArray } from "./jobTransitions.ts"
+import type { KindRegistry } from "./kindOptions.ts"
+import { backoffDelay } from "./RetryPolicy.ts"
+
+/** The outcome of `fail`. `Stale`: the job was no longer this worker's attempt (lease lost), nothing changed. */
+export type FailOutcome =
+  | { readonly _tag: "Retrying"; readonly runAt: Date; readonly attempt: number }
+  | { readonly _tag: "Dead"; readonly attempt: number }
+  | { readonly _tag: "Stale" }
+
+/** The error tag of an attempt released by a stopping worker (counted as a rescue, not a failure). */
+export const workerStoppedTag = "WorkerStopped"
+
+/** Marks jobs succeeded with their results in one statement; returns the ids that were still this worker's. */
+export const makeCompleteMany = (sql: PgClient.PgClient, transition: Transition, kinds: KindRegistry) =>
+  Effect.fnUntraced(function*(workerId: string, items: ReadonlyArray<{ readonly job: ClaimedJob; readonly result: unknown }>) {
+    if (items.length === 0) return []
+    const input = items.map(({ job, result }) => ({
+      id: job.id,
+      attempt: job.attempt,
+      result: result ?? null,
+      summary: eventResult(result ?? null),
+      stream: kinds.get(job.kind).stream
+    }))
+    // The job keeps the full result; its events (job_events, bus, SSE) carry `eventResult` (bounded).
+    const rows = yield* transition<object>(sql`
+      UPDATE cogo.jobs j
+      SET state = 'succeeded', result = x.result, locked_by = NULL, lease_expires_at = NULL, finished_at = now(),
+          updated_at = now()
+      FROM jsonb_to_recordset(${JSON.stringify(input)}::jsonb) AS x(id uuid, attempt int, result jsonb, summary jsonb, stream boolean)
+      WHERE j.id = ANY(${uuidArray(sql, input.map((item) => item.id))}) AND j.id = x.id AND j.attempts = x.attempt
+        AND j.state = 'running' AND j.locked_by = ${workerId}
+      RETURNING j.id, j.kind, j.project_id, j.traceparent, 'succeeded' AS event, x.stream AS stream,
+                jsonb_build_object('state', 'succeeded', 'attempt', j.attempts, 'result', x.summary) AS data`, { wakeWaiters: true })
+    return rows.map((row) => row.id as JobId)
+  })
+
+/** Records a failure: retries after max(backoff for this attempt, `notBefore`) or goes dead. */
+export const makeFail = (sql: PgClient.PgClient, transition: Transition, kinds: KindRegistry, maxRescues: number) =>
+  Effect.fnUntraced(function*(workerId: string, job: ClaimedJob, error: JobError, notBefore?: Duration.Duration | undefined) {
+    const policy = kinds.get(job.kind).retry
+    const maxAttempts = Math.min(job.maxAttempts, policy.maxAttempts)
+    // The failure budget counts attempts that ended in a failure: claims minus rescues. An attempt released
+    // because its worker is stopping is a rescue too (the job did not fail).
+    const stopped = error.tag === workerStoppedTag
+    const retry = stopped
+      ? sql`(rescues + 1 < ${maxRescues})`
+      : sql`(${error.retryable} AND attempts - rescues < ${maxAttempts})`
+    const backoff = error.retryable && !stopped ? yield* backoffDelay(policy, job.attempt) : Duration.zero
+    const delayMs = Duration.toMillis(Duration.max(backoff, notBefore ?? Duration.zero))
+    const rows = yield* transition<{ readonly run_at: Date; readonly state: JobState }>(sql`
+      UPDATE cogo.jobs
+      SET state = CASE WHEN ${retry} THEN 'queued' ELSE 'dead' END, last_error = ${JSON.stringify(error)}::jsonb,
+          locked_by = NULL, lease_expires_at = NULL, rescues = rescues + ${stopped ? 1 : 0},
+          run_at = CASE WHEN ${retry} THEN now() + ${delayMs} * interval '1 millisecond' ELSE now() END,
+          finished_at = CASE WHEN ${retry} THEN NULL ELSE now() END, updated_at = now()
+      WHERE id = ${job.id} AND attempts = ${job.attempt} AND state = 'running' AND locked_by = ${workerId}
+      RETURNING id, kind, project_id, traceparent, run_at, state, true AS stream,
+                CASE WHEN state = 'queued' THEN 'retrying' ELSE 'dead' END AS event,
+                jsonb_build_object('state', state, 'attempt', attempts, 'rescues', rescues, 'error', last_error,
+                  'runAt', run_at) AS data`, { wakeWaiters: true })
+    const row = rows[0]
+    if (row === undefined) return { _tag: "Stale" } as const satisfies FailOutcome
+    return row.state === "queued"
+      ? { _tag: "Retrying", runAt: row.run_at, attempt: job.attempt } as const satisfies FailOutcome
+      : { _tag: "Dead", attempt: job.attempt } as const satisfies FailOutcome
+  })
+
+/** Cancels a queued or running job (a running handler is interrupted at its next heartbeat). */
+export const makeCancel = (sql: PgClient.PgClient, transition: Transition) =>
+  Effect.fnUntraced(function*(jobId: JobId, reason?: string | undefined) {
+    const rows = yield* transition<object>(sql`
+      UPDATE cogo.jobs
+      SET state = 'cancelled', locked_by = NULL, lease_expires_at = NULL, finished_at = now(), updated_at = now()
+      WHERE id = ${jobId} AND state IN ('queued', 'running')
+      RETURNING id, kind, project_id, traceparent, 'cancelled' AS event, true AS stream,
+                jsonb_build_object('state', 'cancelled', 'reason', ${reason ?? "cancelled"}::text) AS data`, { wakeWaiters: true })
+    return rows.length === 1
+  })

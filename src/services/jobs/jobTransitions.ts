@@ -1,0 +1,88 @@
+/**
+ * Job state changes and their events, written by the statement that changes the state (one round trip per
+ * batch of claims, completions or enqueues). What a change writes besides the job row:
+ *
+ * | event | `cogo.job_events` (audit trail) | `cogo.bus_events` (realtime job stream) |
+ * |---|---|---|
+ * | enqueued | no row: derived from the job row (`created_at`; a job is enqueued once) | when the kind streams |
+ * | started, succeeded | one row per job | when the kind streams |
+ * | retrying, dead, rescued, cancelled, progress, log | one row per job | always |
+ *
+ * A kind streams unless it is registered with `stream: false` (see `JobQueue.configureKind`): a quiet kind
+ * (many short jobs nobody watches live) writes 1 row per enqueue and 2 per attempt besides the job row,
+ * instead of 3 and 4. Its failures still reach the bus (alerts, watchers), and a batch that finishes quiet
+ * jobs still notifies `bus`, so `awaitTerminal` wakes at once.
+ */
+import type { PgClient } from "@effect/sql-pg"
+import { Effect, Metric } from "effect"
+import type { Fragment } from "effect/sql/Statement"
+import type { JobEventKind } from "../../domain/jobs/Job.ts"
+import { channel } from "../platform/Notifications.ts"
+
+/** Counts job state changes by kind and event (enqueued, started, succeeded, retrying, dead, cancelled, rescued). */
+export const jobTransitions = Metric.counter("cogo_job_transitions_total", {
+  description: "Job state changes, by job kind and event",
+  incremental: true
+})
+
+/** What every statement given to `transition` returns per changed job, besides its own columns. */
+export interface ChangedRow {
+  readonly id: string
+  readonly kind: string
+  readonly event: JobEventKind
+}
+
+export interface TransitionOptions {
+  /** Also notify topic `jobs` (new work: idle workers claim at once). */
+  readonly wakeWorkers?: boolean | undefined
+  /** Notify `bus` even when no row was streamed (the changes end jobs: `awaitTerminal` waits on `bus`). */
+  readonly wakeWaiters?: boolean | undefined
+}
+
+const countTransitions = (rows: ReadonlyArray<ChangedRow>) =>
+  Effect.suspend(() => {
+    // One update per (kind, event) of the batch, not one per row.
+    const counts = new Map<string, { kind: string; event: JobEventKind; n: number }>()
+    for (const row of rows) {
+      const key = `${row.kind}\u0000${row.event}`
+      const entry = counts.get(key)
+      if (entry === undefined) counts.set(key, { kind: row.kind, event: row.event, n: 1 })
+      else entry.n++
+    }
+    return Effect.forEach(counts.values(), (c) => Metric.update(Metric.withAttributes(jobTransitions, { kind: c.kind, event: c.event }), c.n), {
+      discard: true
+    })
+  })
+
+/**
+ * Runs `changed` (an UPDATE/INSERT returning id, kind, project_id, traceparent, event, data and `stream`,
+ * whether this change goes to the bus) and, in the same statement, appends the job_events and bus events
+ * of the table above and notifies `bus` once (bus listeners treat a notification as "read `since` your
+ * last id").
+ */
+export const makeTransition = (sql: PgClient.PgClient) =>
+<Row extends object>(changed: Fragment, options: TransitionOptions = {}) =>
+  sql<Row & ChangedRow>`
+    WITH changed AS (${changed}),
+    job_events AS (
+      INSERT INTO cogo.job_events (job_id, kind, data) SELECT id, event, data FROM changed WHERE event <> 'enqueued'
+    ),
+    bus AS (
+      INSERT INTO cogo.bus_events (topic, kind, project_id, job_id, payload, traceparent)
+      SELECT 'job', event, project_id, id, data || jsonb_build_object('jobKind', kind), traceparent FROM changed WHERE stream
+      RETURNING id
+    ),
+    notified AS (
+      SELECT pg_notify(${channel}, 'bus:' || coalesce((SELECT max(id) FROM bus)::text, ''))
+      WHERE EXISTS (SELECT 1 FROM changed WHERE ${options.wakeWaiters === true ? sql`true` : sql`stream`})
+      ${options.wakeWorkers === true ? sql`UNION ALL SELECT pg_notify(${channel}, 'jobs:' || min(kind)) FROM changed HAVING count(*) > 0` : sql``}
+    )
+    SELECT changed.*, (SELECT count(*) FROM notified) AS notified FROM changed`.pipe(
+    Effect.tap(countTransitions)
+  )
+
+export type Transition = ReturnType<typeof makeTransition>
+
+/** A uuid[] the planner sees as an array (an index lookup per id), not a set-returning function to join. */
+export const uuidArray = (sql: PgClient.PgClient, ids: ReadonlyArray<string>) =>
+  sql`ARRAY(SELECT jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb)::uuid)`
