@@ -7,8 +7,13 @@
  * same statements in process (`Database.asUser` with the same claims, the same triggers and RLS), C fibers
  * at a time. Rows/s, p50/p99 per row and the HTTP/in-process ratio.
  *
- * `npm run bench -- rest reads [--rows N] [--concurrency C]`: IDE reads under RLS with a user JWT,
- * `GET /rest/v1/pages` (50 rows of one project), against the same SELECT run in-process as that user.
+ * `npm run bench -- rest reads [--rows N] [--concurrency C] [--fetch]`: IDE reads under RLS with a user JWT,
+ * `GET /rest/v1/pages` (50 rows of one project), against the same SELECT run in-process as that user
+ * (`Database.asUser`). The HTTP client runs in a worker thread (node:http, keep-alive), as a remote client
+ * would, so it does not share the server's event loop; `--fetch` runs it on the server's own event loop
+ * instead (the figures before issue 16 were measured that way). A second table gives CPU per request of the
+ * server's thread and of the in-process run (`process.threadCpuUsage`), which a busy machine distorts less
+ * than req/s.
  */
 import { Effect } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
@@ -43,12 +48,76 @@ const measure = async (n: number, concurrency: number, task: (i: number) => Prom
   return { wallMs: performance.now() - started, ...summarize(samples) }
 }
 
+interface Measured {
+  readonly wallMs: number
+  readonly p50: number
+  readonly p99: number
+  /** CPU of the thread that ran the server (or the in-process calls), microseconds. */
+  readonly serverCpuUs: number
+  readonly clientCpuUs: number
+}
+
+const cpuUs = (usage: NodeJS.CpuUsage) => usage.user + usage.system
+
+/** `measure` on this thread, with the thread's CPU time. */
+const mainThread = async (n: number, concurrency: number, task: () => Promise<void>): Promise<Measured> => {
+  const cpu0 = process.threadCpuUsage()
+  const measured = await measure(n, concurrency, task)
+  return { ...measured, serverCpuUs: cpuUs(process.threadCpuUsage(cpu0)), clientCpuUs: 0 }
+}
+
 const definition = (label: string) => ({ tree: { type: "Column", id: "root", children: [{ type: "Text", id: "t", data: label }] } })
+
+/**
+ * The HTTP load generator of the reads bench: `concurrency` keep-alive connections (node:http) in a worker
+ * thread, as a remote client would be, so the server's event loop does only the server's work. Each request's
+ * body is parsed and its row count checked. Answers per-request milliseconds and the wall time.
+ */
+const clientWorkerSource = `
+const { parentPort, workerData } = require("node:worker_threads")
+const http = require("node:http")
+const { url, headers, concurrency, expectedRows } = workerData
+const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency })
+const get = () => new Promise((resolve, reject) => {
+  http.get(url, { agent, headers }, (response) => {
+    const chunks = []
+    response.on("data", (chunk) => chunks.push(chunk))
+    response.on("end", () => {
+      const body = Buffer.concat(chunks).toString()
+      if (response.statusCode !== 200) return reject(new Error("GET " + response.statusCode + " " + body))
+      const rows = JSON.parse(body)
+      rows.length === expectedRows ? resolve() : reject(new Error("expected " + expectedRows + " rows, got " + rows.length))
+    })
+  }).on("error", reject)
+})
+const cpuUs = (usage) => usage.user + usage.system
+parentPort.on("message", async (n) => {
+  try {
+    const cpu0 = process.threadCpuUsage()
+    const samples = []
+    let next = 0
+    const started = performance.now()
+    await Promise.all(Array.from({ length: concurrency }, async () => {
+      while (next < n) {
+        next++
+        const t0 = performance.now()
+        await get()
+        samples.push(performance.now() - t0)
+      }
+    }))
+    parentPort.postMessage({ samples, wallMs: performance.now() - started, clientCpuUs: cpuUs(process.threadCpuUsage(cpu0)) })
+  } catch (error) {
+    parentPort.postMessage({ error: String(error) })
+  }
+})`
 
 const reads = async (args: ReadonlyArray<string>) => {
   const requests = option(args, "rows", 4000)
   const concurrency = option(args, "concurrency", 16)
+  const sameProcessClient = args.includes("--fetch")
   const service = await startService({ SUPABASE_JWT_SECRET: secret, COGO_AUTH_MODE: "prod", PROJECTION_ENABLED: "false" })
+  const { Worker } = await import("node:worker_threads")
+  let client: InstanceType<typeof Worker> | undefined
   try {
     const token = await new jose.SignJWT({ sub: userId, role: "authenticated", aud: "authenticated" })
       .setProtectedHeader({ alg: "HS256" }).setIssuedAt().setExpirationTime("1h").sign(new TextEncoder().encode(secret))
@@ -66,12 +135,25 @@ const reads = async (args: ReadonlyArray<string>) => {
     }))
     const url = `${service.url}/rest/v1/pages?select=id,name,route,version&project_id=eq.${projectId}&order=name`
     const headers = { authorization: `Bearer ${token}` }
-    const http = async () => {
+    const worker = new Worker(clientWorkerSource, { eval: true, workerData: { url, headers, concurrency, expectedRows: 50 } })
+    client = worker
+    const viaWorker = (n: number) =>
+      new Promise<Measured>((resolve, reject) => {
+        const cpu0 = process.threadCpuUsage()
+        worker.once("message", (message: { samples?: Array<number>; wallMs?: number; clientCpuUs?: number; error?: string }) =>
+          message.error === undefined
+            ? resolve({ wallMs: message.wallMs!, ...summarize(message.samples!), serverCpuUs: cpuUs(process.threadCpuUsage(cpu0)), clientCpuUs: message.clientCpuUs! })
+            : reject(new Error(message.error)))
+        worker.postMessage(n)
+      })
+    const viaFetch = (n: number) => mainThread(n, concurrency, async () => {
       const response = await fetch(url, { headers })
       if (response.status !== 200) throw new Error(`GET pages: ${response.status} ${await response.text()}`)
       if ((await response.json() as Array<unknown>).length !== 50) throw new Error("expected 50 pages")
-    }
+    })
+    const http = sameProcessClient ? viaFetch : viaWorker
     const claims = { sub: userId, role: "authenticated", aud: "authenticated" }
+    // The in-process baseline: the same SELECT as that user through Database.asUser, rows decoded into objects.
     const direct = () => inProcess(Effect.gen(function*() {
       const sql = yield* SqlClient
       const db = yield* Database
@@ -79,21 +161,35 @@ const reads = async (args: ReadonlyArray<string>) => {
         SELECT id, name, route, version::float8 AS version FROM public.pages WHERE project_id = ${projectId} ORDER BY name`)
       if (rows.length !== 50) throw new Error("expected 50 pages")
     }))
-    await measure(200, concurrency, http) // warm-up
-    await measure(200, concurrency, direct)
+    await http(200) // warm-up
+    await mainThread(200, concurrency, direct)
     const results: Array<Array<string>> = []
+    const cpu: Array<Array<string>> = []
+    const perRequest = (us: number) => fmt(us / requests, 0)
     for (let round = 1; round <= 3; round++) {
-      const h = await measure(requests, concurrency, http)
-      const d = await measure(requests, concurrency, direct)
+      const h = await http(requests)
+      const d = await mainThread(requests, concurrency, direct)
       const perSecond = (m: { wallMs: number }) => requests / (m.wallMs / 1000)
       results.push([String(round), fmt(perSecond(h), 0), fmt(h.p50), fmt(h.p99), fmt(perSecond(d), 0), fmt(d.p50), fmt(d.p99), fmt(perSecond(h) / perSecond(d))])
+      cpu.push([String(round), perRequest(h.serverCpuUs), sameProcessClient ? "(in server)" : perRequest(h.clientCpuUs), perRequest(d.serverCpuUs), fmt(d.serverCpuUs / h.serverCpuUs)])
     }
     printTable(
-      `/rest/v1 reads under RLS (GET pages, 50 rows, user JWT), ${requests} requests x 3 rounds, ${concurrency} concurrent, ${process.env["DATABASE_URL"] === undefined ? "embedded PGlite" : "PostgreSQL"}`,
+      `/rest/v1 reads under RLS (GET pages, 50 rows, user JWT), ${requests} requests x 3 rounds, ${concurrency} concurrent, ${
+        process.env["DATABASE_URL"] === undefined ? "embedded PGlite" : "PostgreSQL"
+      }, HTTP client: ${sameProcessClient ? "fetch on the server's event loop" : "node:http keep-alive in a worker thread"}`,
       ["round", "HTTP req/s", "HTTP p50 ms", "HTTP p99 ms", "in-process req/s", "in-proc p50 ms", "in-proc p99 ms", "ratio"],
       results
     )
+    printTable(
+      `CPU per request (process.threadCpuUsage; robust to a busy machine): the server's event loop vs the in-process run${
+        sameProcessClient ? " (the fetch client shares the server's event loop)" : ""
+      }`,
+      ["round", "HTTP server µs/req", "HTTP client µs/req", "in-process µs/req", "CPU ratio"],
+      cpu
+    )
+    console.log(`load average: ${(await import("node:fs")).readFileSync("/proc/loadavg", "utf8").trim()}`)
   } finally {
+    await client?.terminate()
     await service.close()
   }
 }

@@ -69,6 +69,49 @@ layer(EdgeServerLive(), { excludeTestServices: true })("edge auth, CORS, limits 
       assert.strictEqual(anonymous.status, 401)
     }))
 
+  it.effect("reads answer PostgREST's bytes: PostgreSQL's JSON (exact bigints, jsonb text, ISO timestamps), Content-Range, single object", () =>
+    Effect.gen(function*() {
+      const url = yield* baseUrl
+      const sql = yield* SqlClient
+      const db = yield* Database
+      const projectId = "5a000000-0000-4000-8000-0000000000a1"
+      yield* db.withRole(DbRole.projector, Effect.gen(function*() {
+        yield* sql`INSERT INTO public.projects (id, name, owner_id, settings, created_at) VALUES
+          (${projectId}, 'shape "q" \\ ü', ${alice}, '{"b": [1, 2.50], "a": "x"}'::jsonb, '2026-01-02T03:04:05.123456Z')`
+        yield* sql`INSERT INTO public.assets (project_id, name, size_bytes) VALUES
+          (${projectId}, 'a-big', 9007199254740993), (${projectId}, 'b-none', NULL)`
+      }))
+      const headers = { authorization: `Bearer ${yield* Effect.promise(() => userToken(alice))}` }
+      const read = (path: string, accept?: string) =>
+        Effect.promise(async () => {
+          const response = await fetch(`${url}/rest/v1/${path}`, { headers: accept === undefined ? headers : { ...headers, accept } })
+          return { status: response.status, type: response.headers.get("content-type"), range: response.headers.get("content-range"), body: await response.text() }
+        })
+
+      const assets = yield* read(`assets?select=name,size_bytes&project_id=eq.${projectId}&order=name`)
+      assert.deepStrictEqual(assets, {
+        status: 200,
+        type: "application/json",
+        range: "0-1/*",
+        body: "[{\"name\":\"a-big\",\"size_bytes\":9007199254740993}, \n {\"name\":\"b-none\",\"size_bytes\":null}]"
+      })
+      const second = yield* read(`assets?select=name&project_id=eq.${projectId}&order=name&offset=1`)
+      assert.deepStrictEqual([second.range, second.body], ["1-1/*", "[{\"name\":\"b-none\"}]"])
+      const none = yield* read(`assets?select=name&name=eq.nothing`)
+      assert.deepStrictEqual([none.status, none.range, none.body], [200, "*/*", "[]"])
+
+      const project = yield* read(`projects?select=name,settings,version,created_at&id=eq.${projectId}`, "application/vnd.pgrst.object+json")
+      assert.deepStrictEqual([project.status, project.type, project.range], [200, "application/vnd.pgrst.object+json", null])
+      assert.include(project.body, "{\"name\":\"shape \\\"q\\\" \\\\ ü\",\"settings\":{\"a\": \"x\", \"b\": [1, 2.50]},\"version\":1,")
+      const row = JSON.parse(project.body) as Record<string, unknown>
+      assert.deepStrictEqual(Object.keys(row), ["name", "settings", "version", "created_at"])
+      // ISO 8601 with the microseconds and the session's offset (+00:00 on a UTC server), as PostgREST answers.
+      assert.match(String(row["created_at"]), /^2026-01-0[12]T\d\d:\d\d:05\.123456[+-]\d\d:\d\d$/)
+      assert.strictEqual(new Date(String(row["created_at"])).toISOString(), "2026-01-02T03:04:05.123Z")
+      const many = yield* read(`assets?project_id=eq.${projectId}`, "application/vnd.pgrst.object+json")
+      assert.deepStrictEqual([many.status, (JSON.parse(many.body) as { readonly details?: string }).details], [406, "The result contains 2 rows"])
+    }))
+
   it.effect("attack list: alg none, expired, wrong audience, tampered payload, other key, bad role are all 401", () =>
     Effect.gen(function*() {
       const url = yield* baseUrl

@@ -10,6 +10,7 @@
  * public schema are accepted (names are checked against the catalogue, values against the column type), so
  * a bad query is a 400. A value PostgreSQL still refuses (an impossible date such as 2020-02-30) is a 400 with
  * its SQLSTATE as `code`, and a database outage a 503 (`failureResponse`, src/edge/http/ProblemJson.ts).
+ * The body is built by PostgreSQL (`json_agg`, PostgREST's own shape) and written as is (issue 16).
  */
 import { Effect } from "effect"
 import { HttpRouter, HttpServerResponse } from "effect/http"
@@ -20,7 +21,7 @@ import { Database, DbRole, inRoleTransaction } from "../../services/platform/Dat
 import { problemResponse } from "../../services/platform/problemResponse.ts"
 import { pgrstError } from "../http/ProblemJson.ts"
 import { parseReadQuery, QueryError, type ReadQuery } from "./query.ts"
-import { ident, loadCatalogue, projectionOf, singleObjectMediaType, whereOf } from "./sql.ts"
+import { ident, jsonProjectionOf, loadCatalogue, singleObjectMediaType, whereOf } from "./sql.ts"
 import { addRpcRoutes } from "./rpc.ts"
 import { addWriteRoutes } from "./writes.ts"
 
@@ -32,17 +33,22 @@ export const PostgrestLive = HttpRouter.use(Effect.fn(function*(router) {
 
   const catalogue = yield* loadCatalogue(sql)
 
+  /**
+   * The rows of a read as PostgreSQL's own JSON (one text value, PostgREST's `json_agg` shape, written to the
+   * response as is: no row decoding nor re-encoding here) and their count.
+   */
   const run = (principal: Principal, query: ReadQuery) => {
-    const projection = projectionOf(catalogue.get(query.table)!, query.columns)
-    const where = whereOf(sql, query.filters)
     const orderBy = query.order.length === 0 ? "" : `ORDER BY ${
       query.order.map((o) => `${ident(o.column)} ${o.descending ? "DESC" : "ASC"}${o.nulls === undefined ? "" : ` NULLS ${o.nulls.toUpperCase()}`}`).join(", ")
     }`
-    const statement = sql`SELECT ${sql.unsafe(projection)} FROM public.${sql.unsafe(ident(query.table))} ${where} ${sql.unsafe(orderBy)}
-      ${query.limit === undefined ? sql`` : sql`LIMIT ${query.limit}`} ${query.offset === undefined ? sql`` : sql`OFFSET ${query.offset}`}`
-    return principal.role === "service_role"
+    const statement = sql<{ readonly count: number; readonly body: string }>`SELECT count(*)::int AS count, coalesce(json_agg(_r), '[]')::text AS body
+      FROM (SELECT ${sql.unsafe(jsonProjectionOf(catalogue.get(query.table)!, query.columns))} FROM public.${sql.unsafe(ident(query.table))}
+        ${whereOf(sql, query.filters)} ${sql.unsafe(orderBy)}
+        ${query.limit === undefined ? sql`` : sql`LIMIT ${query.limit}`} ${query.offset === undefined ? sql`` : sql`OFFSET ${query.offset}`}) _r`
+    const rows = principal.role === "service_role"
       ? inRoleTransaction(sql, DbRole.service, statement)
       : db.asUser(principal.claims, statement)
+    return Effect.map(rows, ([result]) => result ?? { count: 0, body: "[]" })
   }
 
   yield* router.add("GET", "/rest/v1/:table", (request) =>
@@ -56,17 +62,19 @@ export const PostgrestLive = HttpRouter.use(Effect.fn(function*(router) {
           ? pgrstError(404, "PGRST205", parsed.message)
           : pgrstError(400, "PGRST100", `${parsed.parameter}: ${parsed.message}`)
       }
-      const result = yield* run(principal, parsed)
+      const { body, count } = yield* run(principal, parsed)
       const single = (request.headers["accept"] ?? "").includes(singleObjectMediaType)
       if (single) {
-        if (result.length !== 1) {
-          return pgrstError(406, "PGRST116", "JSON object requested, multiple (or no) rows returned", { details: `The result contains ${result.length} rows` })
+        if (count !== 1) {
+          return pgrstError(406, "PGRST116", "JSON object requested, multiple (or no) rows returned", { details: `The result contains ${count} rows` })
         }
-        return HttpServerResponse.jsonUnsafe(result[0], { contentType: singleObjectMediaType })
+        // `json_agg` of one row is `[<row>]`.
+        return HttpServerResponse.text(body.slice(1, -1), { contentType: singleObjectMediaType })
       }
       const start = parsed.offset ?? 0
-      return HttpServerResponse.jsonUnsafe(result, {
-        headers: { "content-range": result.length === 0 ? "*/*" : `${start}-${start + result.length - 1}/*` }
+      return HttpServerResponse.text(body, {
+        contentType: "application/json",
+        headers: { "content-range": count === 0 ? "*/*" : `${start}-${start + count - 1}/*` }
       })
     }).pipe(
       Effect.catchTag("Unauthorized", (e) => Effect.succeed(problemResponse(e))),

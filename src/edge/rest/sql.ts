@@ -75,11 +75,12 @@ export const condition = (sql: SqlClient, filter: Filter): Fragment => {
 export const whereOf = (sql: SqlClient, filters: ReadonlyArray<Filter>): Fragment =>
   filters.length === 0 ? sql`` : sql`WHERE ${sql.and(filters.map((filter) => condition(sql, filter)))}`
 
-/** The select list of `names` (bigints as JSON numbers, like PostgREST). */
-export const projectionOf = (kinds: ReadonlyMap<string, ColumnKind>, names: ReadonlyArray<string> | "*"): string =>
-  (names === "*" ? [...kinds.keys()] : names)
-    .map((name) => kinds.get(name) === "bigint" ? `${ident(name)}::float8 AS ${ident(name)}` : ident(name))
-    .join(", ")
+/**
+ * The select list of `names` for PostgreSQL to encode as JSON (reads and write representations): plain columns, each once, so bigints
+ * are exact JSON numbers, jsonb values are PostgreSQL's text and timestamps ISO 8601, as PostgREST answers.
+ */
+export const jsonProjectionOf = (kinds: ReadonlyMap<string, ColumnKind>, names: ReadonlyArray<string> | "*"): string =>
+  (names === "*" ? [...kinds.keys()] : [...new Set(names)]).map(ident).join(", ")
 
 /** The SQL type a body value of a column of `kind` is cast to. */
 export const castOf: Readonly<Record<ColumnKind, string>> = {

@@ -28,7 +28,7 @@ import { problemResponse } from "../../services/platform/problemResponse.ts"
 import { pgrstError } from "../http/ProblemJson.ts"
 import { writeErrorResponse } from "./errors.ts"
 import { type Catalogue, type ColumnKind, type Filter, parseFilters, parseSelect, QueryError, validFor } from "./query.ts"
-import { castOf, ident, projectionOf, singleObjectMediaType, whereOf, writableTables } from "./sql.ts"
+import { castOf, ident, jsonProjectionOf, singleObjectMediaType, whereOf, writableTables } from "./sql.ts"
 
 /** Columns the server owns: never in a write body. */
 const serverOwned: ReadonlySet<string> = new Set(["version", "created_at", "updated_at", "updated_by"])
@@ -219,7 +219,7 @@ export const addWriteRoutes = Effect.fn(function*(router: HttpRouter.HttpRouter,
       const accept = request.headers["accept"] ?? ""
       const singleObject = accept.includes(singleObjectMediaType)
       const represent = prefer.return === "representation" || singleObject
-      const returning = represent ? projectionOf(kinds, selected) : primaryKeyOf(table).map(ident).join(", ")
+      const returning = represent ? jsonProjectionOf(kinds, selected) : primaryKeyOf(table).map(ident).join(", ")
 
       let body: unknown = undefined
       if (method !== "DELETE") {
@@ -230,14 +230,22 @@ export const addWriteRoutes = Effect.fn(function*(router: HttpRouter.HttpRouter,
       const built = yield* statementOf(method, table, request, url, body, returning)
       if (HttpServerResponse.isHttpServerResponse(built)) return built
 
-      const rows = yield* db.asUser(principal.claims, Effect.gen(function*() {
-        const rows = yield* built.statement
-        if (singleObject && rows.length !== 1) {
+      // A representation is PostgreSQL's JSON of the returned rows (as the reads answer); otherwise the keys.
+      const written = represent
+        ? Effect.map(
+          sql<{ readonly count: number; readonly body: string }>`WITH _w AS (${built.statement})
+            SELECT count(*)::int AS count, coalesce(json_agg(_w), '[]')::text AS body FROM _w`,
+          ([result]): Written => ({ count: result?.count ?? 0, body: result?.body ?? "[]", rows: [] })
+        )
+        : Effect.map(built.statement, (rows): Written => ({ count: rows.length, body: undefined, rows }))
+      const result = yield* db.asUser(principal.claims, Effect.gen(function*() {
+        const result = yield* written
+        if (singleObject && result.count !== 1) {
           return yield* Effect.fail(new Refused(pgrstError(406, "PGRST116", "JSON object requested, multiple (or no) rows returned", {
-            details: `The result contains ${rows.length} rows`
+            details: `The result contains ${result.count} rows`
           })))
         }
-        if (rows.length === 0 && built.version !== undefined) {
+        if (result.count === 0 && built.version !== undefined) {
           const current = yield* sql<{ version: string }>`SELECT version FROM public.${sql.unsafe(ident(table))} ${whereOf(sql, built.filters)} LIMIT 2`
           if (current.length > 0) {
             return yield* Effect.fail(new Refused(pgrstError(412, "PGRST412", `the row changed: you sent version ${built.version}`, {
@@ -246,9 +254,9 @@ export const addWriteRoutes = Effect.fn(function*(router: HttpRouter.HttpRouter,
             })))
           }
         }
-        return rows
+        return result
       }))
-      return respond(method, table, prefer, singleObject, represent, rows)
+      return respond(method, table, prefer, singleObject, result)
     }).pipe(
       Effect.catchTag("Unauthorized", (e) => Effect.succeed(problemResponse(e))),
       Effect.catch((e) => e instanceof Refused ? Effect.succeed(e.response) : writeErrorResponse(e))
@@ -259,27 +267,30 @@ export const addWriteRoutes = Effect.fn(function*(router: HttpRouter.HttpRouter,
   }
 })
 
+/** A write that ran: its row count and either the JSON representation or the returned keys. */
+interface Written {
+  readonly count: number
+  /** PostgreSQL's `json_agg` of the returned rows (`Prefer: return=representation` or a single object). */
+  readonly body: string | undefined
+  readonly rows: ReadonlyArray<Record<string, unknown>>
+}
+
 /** PostgREST's answer to a write that ran. */
-const respond = (
-  method: Method,
-  table: string,
-  prefer: Prefer,
-  singleObject: boolean,
-  represent: boolean,
-  rows: ReadonlyArray<Record<string, unknown>>
-) => {
+const respond = (method: Method, table: string, prefer: Prefer, singleObject: boolean, { body, count, rows }: Written) => {
   const headers: Record<string, string> = {}
-  if (prefer.count) headers["content-range"] = rows.length === 0 ? "*/0" : represent ? `0-${rows.length - 1}/${rows.length}` : `*/${rows.length}`
+  if (prefer.count) headers["content-range"] = count === 0 ? "*/0" : body !== undefined ? `0-${count - 1}/${count}` : `*/${count}`
   const created = method === "POST"
   if (created && prefer.return === "headers-only" && rows.length === 1) {
     const row = rows[0]!
     headers["location"] = `/${table}?${primaryKeyOf(table).map((key) => `${key}=eq.${encodeURIComponent(String(row[key]))}`).join("&")}`
   }
-  if (!represent) return HttpServerResponse.empty({ status: created ? 201 : 204, headers })
-  const version = rows.length === 1 ? rows[0]!["version"] : undefined
+  if (body === undefined) return HttpServerResponse.empty({ status: created ? 201 : 204, headers })
+  // `json_agg` of one row is `[<row>]`.
+  const single = count === 1 ? body.slice(1, -1) : undefined
+  const version = single === undefined ? undefined : (JSON.parse(single) as Readonly<Record<string, unknown>>)["version"]
   if (typeof version === "number") headers["etag"] = `"${version}"`
   const status = created ? 201 : 200
   return singleObject
-    ? HttpServerResponse.jsonUnsafe(rows[0], { status, headers, contentType: singleObjectMediaType })
-    : HttpServerResponse.jsonUnsafe(rows, { status, headers })
+    ? HttpServerResponse.text(single ?? "", { status, headers, contentType: singleObjectMediaType })
+    : HttpServerResponse.text(body, { status, headers, contentType: "application/json" })
 }

@@ -147,13 +147,9 @@ export class Auth extends Context.Service<Auth, {
       })
       // Tokens that verified, until their `exp` (at most 1,000, oldest dropped first): a client sends the same JWT
       // on every request, and each signature check costs ~0.1 ms of CPU (BENCHMARKS.md, "Performance (issue 16)").
+      // A cache hit answers without a span (a span per request cost more than the lookup); a verification is traced.
       const verifiedTokens = new Map<string, { readonly principal: Principal; readonly expiresAtMs: number }>()
-      const verify = Effect.fn("Auth.verify")(function*(token: string) {
-        if (Option.isSome(serviceKey) && sameSecret(token, serviceKey.value)) {
-          return { userId: "", role: "service_role", claims: { sub: "", role: "service_role" }, via: "service-key" } satisfies Principal
-        }
-        const cached = verifiedTokens.get(token)
-        if (cached !== undefined && cached.expiresAtMs > Date.now()) return cached.principal
+      const verifyAndCache = Effect.fn("Auth.verify")(function*(token: string) {
         verifiedTokens.delete(token)
         const principal = yield* verifyJwt(token)
         const exp = principal?.claims["exp"]
@@ -163,6 +159,13 @@ export class Auth extends Context.Service<Auth, {
         }
         return principal
       })
+      const verify = (token: string): Effect.Effect<Principal | undefined, Unauthorized> => {
+        if (Option.isSome(serviceKey) && sameSecret(token, serviceKey.value)) {
+          return Effect.succeed({ userId: "", role: "service_role", claims: { sub: "", role: "service_role" }, via: "service-key" })
+        }
+        const cached = verifiedTokens.get(token)
+        return cached !== undefined && cached.expiresAtMs > Date.now() ? Effect.succeed(cached.principal) : verifyAndCache(token)
+      }
 
       const authenticateToken = (token: string | undefined): Effect.Effect<Principal, Unauthorized> =>
         Effect.gen(function*() {
