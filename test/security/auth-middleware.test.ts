@@ -60,7 +60,16 @@ const serverIn = (mode: "dev" | "prod") =>
 interface Answer {
   readonly status: number
   readonly contentType: string
-  readonly body: { readonly userId?: string; readonly role?: string; readonly via?: string; readonly sub?: string; readonly type?: string; readonly detail?: string }
+  readonly body: {
+    readonly userId?: string
+    readonly role?: string
+    readonly via?: string
+    readonly sub?: string
+    readonly type?: string
+    readonly title?: string
+    readonly status?: number
+    readonly detail?: string
+  }
 }
 
 /** GET `path` with `headers`; status, content type and JSON body. */
@@ -78,11 +87,13 @@ const get = (path: string, headers: Record<string, string> = {}) =>
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
 const unauthorized = "https://cogo.dev/problems/unauthorized"
 
-/** A 401 problem+json with the Unauthorized type and exactly `detail` (or a detail matching it). */
+/** A 401 problem+json (type, title, status) with exactly `detail` (or a detail matching it), and no caller. */
 const assertRefused = (answer: Answer, detail: string | RegExp) => {
   assert.strictEqual(answer.status, 401)
   assert.match(answer.contentType, /^application\/problem\+json/)
   assert.strictEqual(answer.body.type, unauthorized)
+  assert.strictEqual(answer.body.title, "Unauthorized")
+  assert.strictEqual(answer.body.status, 401)
   if (typeof detail === "string") assert.strictEqual(answer.body.detail, detail)
   else assert.match(answer.body.detail ?? "", detail)
   assert.isUndefined(answer.body.userId)

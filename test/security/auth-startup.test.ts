@@ -1,13 +1,15 @@
 /**
  * What `Auth.layer` says when the service starts (src/services/auth/Auth.ts): dev mode is announced as a
  * warning naming the dev user (an operator must see that anonymous calls are accepted), and prod mode without
- * any key is announced as refusing every user call; a correctly configured prod start is silent. The log is
+ * any key is announced as refusing every user call; a correctly configured prod start is silent. Also the
+ * default audience (`authenticated`, what Supabase Auth puts in user tokens). The log is
  * captured with a logger of the test's own; the settings come from an explicit configuration.
  */
 import { assert, layer } from "@effect/vitest"
 import { ConfigProvider, Effect, Layer, Logger, References } from "effect"
 import { Auth, devUserId } from "../../src/services/auth/Auth.ts"
 import { TestDatabaseLive } from "../support/TestDatabase.ts"
+import { alice, jwtSecret, mint, validClaims } from "./jwt-support.ts"
 
 interface Line {
   readonly level: string
@@ -27,7 +29,7 @@ const startWith = (env: Record<string, string>) =>
       Effect.provide(Auth.layer.pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromEnvRecord(env))))),
       Effect.provide(Logger.layer([capture]))
     )
-    return { mode: auth.mode, lines }
+    return { auth, mode: auth.mode, lines }
   })
 
 const devWarning = (user: string) =>
@@ -58,5 +60,13 @@ layer(TestDatabaseLive(), { excludeTestServices: true, timeout: 120_000 })("Auth
       assert.deepStrictEqual([withSecret.mode, withSecret.lines], ["prod", []])
       const withJwks = yield* startWith({ COGO_AUTH_MODE: "prod", SUPABASE_JWKS_URL: "https://ref.supabase.co/auth/v1/.well-known/jwks.json" })
       assert.deepStrictEqual([withJwks.mode, withJwks.lines], ["prod", []])
+    }))
+
+  it.effect("without SUPABASE_JWT_AUDIENCE the audience is `authenticated`", () =>
+    Effect.gen(function*() {
+      const { auth } = yield* startWith({ COGO_AUTH_MODE: "prod", SUPABASE_JWT_SECRET: jwtSecret })
+      assert.strictEqual((yield* auth.verify(yield* mint(validClaims())))?.userId, alice)
+      const refused = yield* Effect.flip(auth.verify(yield* mint({ ...validClaims(), aud: "other" })))
+      assert.strictEqual(refused.detail, "audience must include \"authenticated\"")
     }))
 })
