@@ -5,7 +5,7 @@
  */
 import { Layer } from "effect"
 import { Conflicts } from "../services/authoring/Conflicts.ts"
-import { AuthenticationLive, ServiceRoleAuthenticationLive } from "../services/auth/Auth.ts"
+import { AuthenticationLive } from "../services/auth/Auth.ts"
 import { ChatFrames } from "../services/chat/ChatFrames.ts"
 import { ChatSessions } from "../services/chat/ChatSessions.ts"
 import { ChatTurn } from "../services/chat/ChatTurn.ts"
@@ -26,8 +26,6 @@ export const selfManagedIdempotencyPaths = [
   "/functions/v1/chat", "/functions/v1/chat-gateway", "/functions/v1/figma-plugin", /^\/functions\/v1\/projects\/[^/]+\/plugin-tokens$/
 ]
 
-/** Both auth middlewares (the Auth service itself is provided once, below, in Main.ts). */
-const AuthLive = Layer.mergeAll(AuthenticationLive, ServiceRoleAuthenticationLive)
 
 export const EdgeServicesLive = Layer.mergeAll(
   Idempotency.layer({ selfManagedPaths: selfManagedIdempotencyPaths }),
@@ -35,7 +33,7 @@ export const EdgeServicesLive = Layer.mergeAll(
   RateLimiter.layer,
   Conflicts.layer,
   ChatSessions.layer.pipe(Layer.provide(ChatTurn.layer), Layer.provide(ToolApproval.layer), Layer.provide(ChatFrames.layer))
-).pipe(Layer.provideMerge(AuthLive))
+).pipe(Layer.provideMerge(AuthenticationLive))
 
 /** Handlers of the edge HttpApi groups (provided to `HttpApiBuilder.layer(Api)`). */
 export const EdgeHandlersLive = Layer.mergeAll(ChatLive, EmbedLive)

@@ -1,7 +1,6 @@
 /**
- * The HttpApi auth middlewares (`AuthenticationLive`, `ServiceRoleAuthenticationLive` in
- * src/services/auth/Auth.ts), in process over real HTTP: a two-group API (a user route behind
- * `Authentication`, an internal route behind `ServiceRoleAuthentication`) served on an ephemeral port with
+ * The HttpApi auth middleware (`AuthenticationLive` in src/services/auth/Auth.ts), in process over real
+ * HTTP: a user route behind `Authentication` served on an ephemeral port with
  * the real Auth verifier over explicit settings and the service's problem+json middleware. What is checked is what a client sees: who the handler
  * believes is calling (`CurrentUser`), or a 401 problem+json saying why not. Tokens are minted with jose.
  */
@@ -16,9 +15,7 @@ import {
   Authentication,
   AuthenticationLive,
   CurrentUser,
-  devUserId,
-  ServiceRoleAuthentication,
-  ServiceRoleAuthenticationLive
+  devUserId
 } from "../../src/services/auth/Auth.ts"
 import { ProblemJsonMiddleware } from "../../src/edge/http/ProblemJson.ts"
 import { uuidPattern } from "../../src/domain/platform/Uuid.ts"
@@ -29,23 +26,19 @@ const serviceKey = "middleware-test-service-role-key"
 const Caller = Schema.Struct({ userId: Schema.String, role: Schema.String, via: Schema.String, sub: Schema.String })
 
 class UserGroup extends HttpApiGroup.make("user").add(HttpApiEndpoint.get("me", "/me", { success: Caller })).middleware(Authentication) {}
-class InternalGroup extends HttpApiGroup.make("internal").add(HttpApiEndpoint.get("whoami", "/internal/whoami", { success: Caller }))
-  .middleware(ServiceRoleAuthentication)
-{}
-class TestApi extends HttpApi.make("auth-middleware-test").add(UserGroup).add(InternalGroup) {}
+class TestApi extends HttpApi.make("auth-middleware-test").add(UserGroup) {}
 
 const caller = Effect.map(Effect.service(CurrentUser), (p) => ({ userId: p.userId, role: p.role, via: p.via, sub: p.claims.sub }))
 const UserLive = HttpApiBuilder.group(TestApi, "user", (handlers) => handlers.handle("me", () => caller))
-const InternalLive = HttpApiBuilder.group(TestApi, "internal", (handlers) => handlers.handle("whoami", () => caller))
 
 /** The test API on an ephemeral port, its middlewares over an Auth in `mode` that trusts the test key and service key. */
 const serverIn = (mode: "dev" | "prod") =>
   HttpRouter.serve(
     Layer.mergeAll(
       HttpApiBuilder.layer(TestApi).pipe(
-        Layer.provide([UserLive, InternalLive]),
+        Layer.provide(UserLive),
         Layer.provide(HttpApiMiddleware.layerProblemDetails({ includeDetails: true })),
-        Layer.provide([AuthenticationLive, ServiceRoleAuthenticationLive]),
+        Layer.provide(AuthenticationLive),
         Layer.provide(Auth.layerTest({
           mode,
           jwtSecret: Option.some(Redacted.make(jwtSecret)),
@@ -100,7 +93,6 @@ const assertRefused = (answer: Answer, detail: string | RegExp) => {
 }
 
 const userTokenRequired = "a user access token is required (Authorization: Bearer <jwt>)"
-const serviceRoleRequired = "this route requires the service-role key"
 
 layer(serverIn("prod"), { excludeTestServices: true })("Authentication middleware, prod mode", (it) => {
   it.effect("a valid user token reaches the handler as that user, with its verified claims", () =>
@@ -142,32 +134,3 @@ layer(serverIn("dev"), { excludeTestServices: true })("Authentication middleware
       assert.deepStrictEqual(user.body, { userId: alice, role: "authenticated", via: "jwt", sub: alice })
     }))
 })
-
-for (const mode of ["prod", "dev"] as const) {
-  layer(serverIn(mode), { excludeTestServices: true })(`ServiceRoleAuthentication middleware, ${mode} mode`, (it) => {
-    it.effect("the exact service key and a verified service_role JWT pass as the service principal", () =>
-      Effect.gen(function*() {
-        const byKey = yield* get("/internal/whoami", bearer(serviceKey))
-        assert.strictEqual(byKey.status, 200)
-        assert.deepStrictEqual(byKey.body, { userId: "", role: "service_role", via: "service-key", sub: "" })
-        const byJwt = yield* get("/internal/whoami", bearer(yield* mint({ role: "service_role", exp: nowSeconds() + 600 })))
-        assert.strictEqual(byJwt.status, 200)
-        assert.deepStrictEqual(byJwt.body, { userId: "", role: "service_role", via: "jwt", sub: "" })
-      }))
-
-    it.effect("nothing, an empty bearer, a user token, an anon token and near misses of the key are 401", () =>
-      Effect.gen(function*() {
-        assertRefused(yield* get("/internal/whoami"), serviceRoleRequired)
-        assertRefused(yield* get("/internal/whoami", { authorization: "Bearer " }), serviceRoleRequired)
-        // The middleware reads only the Authorization header: the key in `apikey` does not pass.
-        assertRefused(yield* get("/internal/whoami", { apikey: serviceKey }), serviceRoleRequired)
-        assertRefused(yield* get("/internal/whoami", bearer(yield* mint(validClaims()))), serviceRoleRequired)
-        assertRefused(yield* get("/internal/whoami", bearer(yield* mint({ role: "anon", exp: nowSeconds() + 600 }))), serviceRoleRequired)
-        assertRefused(yield* get("/internal/whoami", bearer(`${serviceKey}x`)), /^invalid token: /)
-        assertRefused(yield* get("/internal/whoami", bearer(serviceKey.slice(0, -1))), /^invalid token: /)
-        // A service_role claim signed with another key is not the service role.
-        const forged = yield* mint({ role: "service_role", exp: nowSeconds() + 600 }, new TextEncoder().encode("x".repeat(48)))
-        assertRefused(yield* get("/internal/whoami", bearer(forged)), /^invalid token: /)
-      }))
-  })
-}

@@ -241,24 +241,4 @@ export const AuthenticationLive = Layer.effect(
     }))
 )
 
-/** Internal routes in HttpApi groups: `.middleware(ServiceRoleAuthentication)`; only the service role passes. */
-export class ServiceRoleAuthentication extends HttpApiMiddleware.Service<ServiceRoleAuthentication, { provides: CurrentUser }>()(
-  "cogo/ServiceRoleAuthentication",
-  { error: Unauthorized, security: { serviceKey: HttpApiSecurity.bearer } }
-) {}
-
-export const ServiceRoleAuthenticationLive = Layer.effect(
-  ServiceRoleAuthentication,
-  Effect.map(Effect.service(Auth), (auth) =>
-    ServiceRoleAuthentication.of({
-      serviceKey: (httpEffect, { credential }) =>
-        Effect.gen(function*() {
-          const token = Redacted.value(credential)
-          const principal = token === "" ? undefined : yield* auth.verify(token)
-          if (principal?.role !== "service_role") return yield* unauthorized("this route requires the service-role key")
-          return yield* Effect.provideService(httpEffect, CurrentUser, principal)
-        })
-    }))
-)
-
 

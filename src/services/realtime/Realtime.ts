@@ -37,7 +37,7 @@ import { EventBus } from "../platform/EventBus.ts"
 import { Notifications } from "../platform/Notifications.ts"
 import { type Bounds, bufferedBytes as heldBytes, type EventItem, fanOut, type Framing, goLive, itemOf, type LiveSink, send, type Subscriber } from "./Fanout.ts"
 
-export type { EventItem, Framing, LiveSink } from "./Fanout.ts"
+export type { Framing, LiveSink } from "./Fanout.ts"
 
 export type StreamKey = { readonly projectId: string } | { readonly jobId: string }
 
