@@ -16,11 +16,14 @@ export interface Losses {
   readonly eventsDuplicated: number
 }
 
-/** Every accepted import ends `succeeded` exactly once; no job exists that the client did not ask for twice. */
+/**
+ * Every accepted import ends `succeeded` exactly once (its streamed `succeeded` bus events: the audit trail
+ * derives that event from the job row); no job exists that the client did not ask for twice.
+ */
 const jobLosses = async (url: string, imports: ImportLog) => {
   const rows = await query<{ id: string; state: string; idempotency_key: string | null; succeeded: string }>(url, `
     SELECT j.id, j.state, j.idempotency_key,
-      (SELECT count(*) FROM cogo.job_events e WHERE e.job_id = j.id AND e.kind = 'succeeded') AS succeeded
+      (SELECT count(*) FROM cogo.bus_events e WHERE e.job_id = j.id AND e.topic = 'job' AND e.kind = 'succeeded') AS succeeded
     FROM cogo.jobs j WHERE j.kind = 'figma.import'`)
   const byId = new Map(rows.map((r) => [r.id, r]))
   let lost = 0

@@ -48,6 +48,22 @@ layer(jobsLayer(), { excludeTestServices: true })("job events", (it) => {
       assert.deepStrictEqual(yield* queue.events(a!.id, 0), [], "afterId 0 skips the derived event")
     }))
 
+  it.effect("rows stored by older versions (enqueued, started, succeeded) win over the derived events", () =>
+    Effect.gen(function*() {
+      const queue = yield* JobQueue
+      const sql = yield* SqlClient
+      const [job] = yield* sql<{ id: JobId }>`
+        INSERT INTO cogo.jobs (kind, state, attempts, started_at, finished_at, locked_by, result)
+        VALUES ('test.legacy', 'succeeded', 1, now(), now(), 'old-worker', '{"ok":true}') RETURNING id`
+      yield* sql`INSERT INTO cogo.job_events (job_id, kind, data) VALUES
+        (${job!.id}, 'enqueued', '{"state":"queued"}'), (${job!.id}, 'started', '{"state":"running","attempt":1,"workerId":"old-worker"}'),
+        (${job!.id}, 'succeeded', '{"state":"succeeded","attempt":1}')`
+      const trail = yield* queue.events(job!.id)
+      assert.deepStrictEqual(trail.map((e) => e.kind), ["enqueued", "started", "succeeded"])
+      assert.strictEqual(trail[0]!.id, 0, "the derived enqueued replaces the stored one")
+      assert.isTrue(trail.slice(1).every((e) => e.id % 3 === 0), "started and succeeded are the stored rows")
+    }))
+
   it.effect("a quiet kind: full audit trail, no lifecycle bus events, failures still on the bus, awaitTerminal wakes", () =>
     Effect.scoped(Effect.gen(function*() {
       const orchestrator = yield* Orchestrator
@@ -77,6 +93,7 @@ layer(jobsLayer(), { excludeTestServices: true })("job events", (it) => {
         (yield* queue.events(flaky.id)).map((e) => e.kind),
         ["enqueued", "started", "retrying", "started", "progress", "succeeded"]
       )
+      assert.deepStrictEqual(yield* storedKinds(flaky.id), ["retrying", "progress"], "only the failure and the progress are stored")
       assert.deepStrictEqual(yield* jobBusEvents(flaky.id), ["retrying", "progress"])
     })))
 
@@ -88,6 +105,10 @@ layer(jobsLayer(), { excludeTestServices: true })("job events", (it) => {
       const { id } = yield* queue.submit({ kind: "test.streamed", payload: {}, projectId })
       assert.strictEqual((yield* queue.awaitTerminal(id).pipe(Effect.timeout("10 seconds"))).state, "succeeded")
       assert.deepStrictEqual(yield* jobBusEvents(id), ["enqueued", "started", "succeeded"])
-      assert.deepStrictEqual(yield* storedKinds(id), ["started", "succeeded"])
+      assert.deepStrictEqual(yield* storedKinds(id), [], "started and succeeded are derived from the job row")
+      const trail = yield* queue.events(id)
+      assert.deepStrictEqual(trail.map((e) => [e.id, e.kind]), [[0, "enqueued"], [1, "started"], [2, "succeeded"]])
+      assert.deepStrictEqual(trail[2]!.data, { state: "succeeded", attempt: 1, result: { ok: true } })
+      assert.deepStrictEqual((yield* queue.events(id, 1)).map((e) => e.kind), ["succeeded"], "afterId pages the derived events")
     })))
 })

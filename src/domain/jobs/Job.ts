@@ -1,7 +1,8 @@
 /**
  * Jobs: durable units of background work in `cogo.jobs`, claimed by workers under a lease. Every state change
- * is in the job's audit trail (`cogo.job_events`, `enqueued` derived from the job row) and, unless the kind
- * is quiet (`stream: false`), a bus event (topic "job"), so a realtime stream can follow a job live.
+ * is in the job's audit trail (`cogo.job_events`; `enqueued`, `started` and `succeeded` derived from the job
+ * row) and, unless the kind is quiet (`stream: false`), a bus event (topic "job"), so a realtime stream can
+ * follow a job live.
  *
  *   queued ──claim──▶ running ──complete──▶ succeeded
  *     ▲                 │ fail (retryable, attempts left): back to queued with run_at = now + backoff

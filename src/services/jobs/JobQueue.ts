@@ -16,8 +16,8 @@
  * - Events carry bounded data: a `succeeded` event carries `eventResult(result)` (the result itself up to
  *   2 KB, else a summary of counts and ids); the full result is read from the job (`get`).
  * - State changes write their job_events and bus events in the same statement (see `jobTransitions.ts`:
- *   `enqueued` is derived from the job row; a kind configured with `stream: false` keeps its lifecycle off
- *   the bus); enqueueing also notifies topic `jobs` so idle workers wake at once.
+ *   `enqueued`, `started` and `succeeded` are derived from the job row; a kind configured with
+ *   `stream: false` keeps its lifecycle off the bus); enqueueing also notifies `jobs` so idle workers wake.
  */
 import { PgClient } from "@effect/sql-pg"
 import { Config, Context, Duration, Effect, Layer, Option, Stream } from "effect"

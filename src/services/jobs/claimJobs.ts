@@ -76,16 +76,16 @@ export const makeRescueExpired = (sql: PgClient.PgClient, transition: Transition
       SET state = CASE WHEN j.rescues + 1 >= ${maxRescues} THEN 'dead' ELSE 'queued' END,
           rescues = j.rescues + 1,
           last_error = jsonb_build_object('tag', 'LeaseExpired', 'message',
-            'worker ' || coalesce(j.locked_by, '?') || ' stopped renewing its lease', 'retryable', true),
+            'worker ' || coalesce(expired.locked_by, '?') || ' stopped renewing its lease', 'retryable', true),
           locked_by = NULL, lease_expires_at = NULL, run_at = now(),
           finished_at = CASE WHEN j.rescues + 1 >= ${maxRescues} THEN now() END, updated_at = now()
       FROM (
-        SELECT id FROM cogo.jobs WHERE state = 'running' AND lease_expires_at < now() FOR UPDATE SKIP LOCKED
+        SELECT id, locked_by FROM cogo.jobs WHERE state = 'running' AND lease_expires_at < now() FOR UPDATE SKIP LOCKED
       ) expired
       WHERE j.id = expired.id
       RETURNING j.id, j.kind, j.project_id, j.traceparent, true AS stream,
                 CASE WHEN j.state = 'dead' THEN 'dead' ELSE 'rescued' END AS event,
                 jsonb_build_object('state', j.state, 'attempt', j.attempts, 'rescues', j.rescues,
-                  'error', j.last_error) AS data`, { wakeWorkers: true, wakeWaiters: true }),
+                  'error', j.last_error, 'workerId', expired.locked_by, 'startedAt', j.started_at) AS data`, { wakeWorkers: true, wakeWaiters: true }),
     (rows) => rows.length
   )

@@ -24,17 +24,16 @@ export const workerStoppedTag = "WorkerStopped"
 export const makeCompleteMany = (sql: PgClient.PgClient, transition: Transition, kinds: KindRegistry) =>
   Effect.fnUntraced(function*(workerId: string, items: ReadonlyArray<{ readonly job: ClaimedJob; readonly result: unknown }>) {
     if (items.length === 0) return []
-    const input = items.map(({ job, result }) => ({
-      id: job.id,
-      attempt: job.attempt,
-      result: result ?? null,
-      summary: eventResult(result ?? null),
-      stream: kinds.get(job.kind).stream
-    }))
-    // The job keeps the full result; its events (job_events, bus, SSE) carry `eventResult` (bounded).
+    const input = items.map(({ job, result }) => {
+      const stream = kinds.get(job.kind).stream
+      // Only a streamed `succeeded` is written with its summary (the audit trail derives its own).
+      return { id: job.id, attempt: job.attempt, result: result ?? null, summary: stream ? eventResult(result ?? null) : null, stream }
+    })
+    // The job keeps the full result; its events (bus, SSE, the derived `succeeded`) carry `eventResult` (bounded).
+    // `locked_by` stays: the worker of the last attempt, for its derived `started` event.
     const rows = yield* transition<object>(sql`
       UPDATE cogo.jobs j
-      SET state = 'succeeded', result = x.result, locked_by = NULL, lease_expires_at = NULL, finished_at = now(),
+      SET state = 'succeeded', result = x.result, lease_expires_at = NULL, finished_at = now(),
           updated_at = now()
       FROM jsonb_to_recordset(${JSON.stringify(input)}::jsonb) AS x(id uuid, attempt int, result jsonb, summary jsonb, stream boolean)
       WHERE j.id = ANY(${uuidArray(sql, input.map((item) => item.id))}) AND j.id = x.id AND j.attempts = x.attempt
@@ -67,7 +66,7 @@ export const makeFail = (sql: PgClient.PgClient, transition: Transition, kinds: 
       RETURNING id, kind, project_id, traceparent, run_at, state, true AS stream,
                 CASE WHEN state = 'queued' THEN 'retrying' ELSE 'dead' END AS event,
                 jsonb_build_object('state', state, 'attempt', attempts, 'rescues', rescues, 'error', last_error,
-                  'runAt', run_at) AS data`, { wakeWaiters: true })
+                  'runAt', run_at, 'workerId', ${workerId}::text, 'startedAt', started_at) AS data`, { wakeWaiters: true })
     const row = rows[0]
     if (row === undefined) return { _tag: "Stale" } as const satisfies FailOutcome
     return row.state === "queued"
@@ -79,10 +78,13 @@ export const makeFail = (sql: PgClient.PgClient, transition: Transition, kinds: 
 export const makeCancel = (sql: PgClient.PgClient, transition: Transition) =>
   Effect.fnUntraced(function*(jobId: JobId, reason?: string | undefined) {
     const rows = yield* transition<object>(sql`
-      UPDATE cogo.jobs
+      UPDATE cogo.jobs j
       SET state = 'cancelled', locked_by = NULL, lease_expires_at = NULL, finished_at = now(), updated_at = now()
-      WHERE id = ${jobId} AND state IN ('queued', 'running')
-      RETURNING id, kind, project_id, traceparent, 'cancelled' AS event, true AS stream,
-                jsonb_build_object('state', 'cancelled', 'reason', ${reason ?? "cancelled"}::text) AS data`, { wakeWaiters: true })
+      FROM (SELECT id, state, locked_by FROM cogo.jobs WHERE id = ${jobId} FOR UPDATE) was
+      WHERE j.id = was.id AND was.state IN ('queued', 'running')
+      RETURNING j.id, j.kind, j.project_id, j.traceparent, 'cancelled' AS event, true AS stream,
+                jsonb_build_object('state', 'cancelled', 'reason', ${reason ?? "cancelled"}::text)
+                  || CASE WHEN was.state = 'running' THEN jsonb_build_object('attempt', j.attempts, 'workerId', was.locked_by,
+                       'startedAt', j.started_at) ELSE '{}'::jsonb END AS data`, { wakeWaiters: true })
     return rows.length === 1
   })

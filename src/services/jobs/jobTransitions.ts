@@ -5,12 +5,13 @@
  * | event | `cogo.job_events` (audit trail) | `cogo.bus_events` (realtime job stream) |
  * |---|---|---|
  * | enqueued | no row: derived from the job row (`created_at`; a job is enqueued once) | when the kind streams |
- * | started, succeeded | one row per job | when the kind streams |
+ * | started, succeeded | no row: derived from the job row and the event that ended the attempt (`jobEvents.ts`) | when the kind streams |
  * | retrying, dead, rescued, cancelled, progress, log | one row per job | always |
  *
- * A kind streams unless it is registered with `stream: false` (see `JobQueue.configureKind`): a quiet kind
- * (many short jobs nobody watches live) writes 1 row per enqueue and 2 per attempt besides the job row,
- * instead of 3 and 4. Its failures still reach the bus (alerts, watchers), and a batch that finishes quiet
+ * Events that end an attempt (retrying, dead, rescued, cancelled while running) carry its `startedAt` and
+ * `workerId`, from which its `started` event is derived. A kind streams unless it is registered with
+ * `stream: false` (see `JobQueue.configureKind`): a quiet job that succeeds at once writes nothing besides
+ * its job row (a streamed one writes 3 bus events). Its failures still reach the bus (alerts, watchers), and a batch that finishes quiet
  * jobs still notifies `bus`, so `awaitTerminal` wakes at once.
  */
 import type { PgClient } from "@effect/sql-pg"
@@ -65,7 +66,7 @@ export const makeTransition = (sql: PgClient.PgClient) =>
   sql<Row & ChangedRow>`
     WITH changed AS (${changed}),
     job_events AS (
-      INSERT INTO cogo.job_events (job_id, kind, data) SELECT id, event, data FROM changed WHERE event <> 'enqueued'
+      INSERT INTO cogo.job_events (job_id, kind, data) SELECT id, event, data FROM changed WHERE event NOT IN ('enqueued', 'started', 'succeeded')
     ),
     bus AS (
       INSERT INTO cogo.bus_events (topic, kind, project_id, job_id, payload, traceparent)
