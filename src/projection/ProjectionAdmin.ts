@@ -72,11 +72,11 @@ export class ProjectionAdmin extends Context.Service<ProjectionAdmin, {
           id: string; aggregate_type: string; aggregate_id: string; project_id: string; seq: string; update_type: string
           schema_version: number; attempts: number; last_error: string | null; created_at: Date
         }>`
-          SELECT id, aggregate_type, aggregate_id, project_id, seq, update_type, schema_version, attempts, last_error, created_at
-          FROM cogo.project_updates
-          WHERE status = 'dead' AND id > ${options.afterId ?? 0}
-            ${options.projectId === undefined ? sql`` : sql`AND project_id = ${options.projectId}`}
-          ORDER BY id LIMIT ${options.limit ?? 100}`
+          SELECT u.id, u.aggregate_type, u.aggregate_id, u.project_id, u.seq, u.update_type, u.schema_version, u.attempts, u.last_error, u.created_at
+          FROM cogo.project_updates_open o JOIN cogo.project_updates u ON u.id = o.id
+          WHERE o.dead AND u.status = 'dead' AND o.id > ${options.afterId ?? 0}
+            ${options.projectId === undefined ? sql`` : sql`AND o.project_id = ${options.projectId}`}
+          ORDER BY o.id LIMIT ${options.limit ?? 100}`
         return rows.map((row): DeadLetter => ({
           ...outboxRowIdentity(row),
           attempts: row.attempts,

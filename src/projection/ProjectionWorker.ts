@@ -63,9 +63,10 @@ const makeWorker = (config: WorkerConfig) =>
 
     const lag = Effect.map(
       sql<{ pending: string; age: number | null; dead: string }>`
-        SELECT (SELECT count(*) FROM cogo.project_updates WHERE status = 'pending') AS pending,
-               (SELECT extract(epoch FROM clock_timestamp() - min(created_at))::float8 FROM cogo.project_updates WHERE status = 'pending') AS age,
-               (SELECT count(*) FROM cogo.project_updates WHERE status = 'dead') AS dead`,
+        SELECT (SELECT count(*) FROM cogo.project_updates_open WHERE NOT dead) AS pending,
+               (SELECT extract(epoch FROM clock_timestamp() - min(u.created_at))::float8
+                FROM cogo.project_updates_open o JOIN cogo.project_updates u ON u.id = o.id WHERE NOT o.dead) AS age,
+               (SELECT count(*) FROM cogo.project_updates_open WHERE dead) AS dead`,
       ([row]): OutboxLag => ({
         pending: Number(row?.pending ?? 0),
         oldestPendingAgeSeconds: Number(row?.age ?? 0),

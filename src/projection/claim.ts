@@ -2,8 +2,9 @@
  * Claiming work (see docs/projection.md, "Claiming, replicas"), two statements:
  * 1. `claimProjects`: switch the transaction to the projector role and take transaction-scoped advisory
  *    locks on a few projects with due work (`pg_try_advisory_xact_lock`, so fibers and replicas pick
- *    different projects and nobody waits). The projects are found by a skip scan of the pending index (one
- *    index descent per project with pending work, not a scan of every pending row).
+ *    different projects and nobody waits). The projects are found by a skip scan of
+ *    `cogo.project_updates_open` (the pending and dead rows, migration 0023: one index descent per project
+ *    with pending work, not a scan of every pending row).
  * 2. `readClaimed`: in a NEW statement, whose snapshot includes everything the previous lock holder
  *    committed, those projects' pending updates with what the apply step needs of each aggregate: its
  *    projection state (applied seq, projected) and its public row (version, last author), locked
@@ -44,22 +45,22 @@ const emptyClaim = (): Claim => ({ projects: 0, rows: [], states: new Map(), cur
 
 /**
  * Sets the projector role and locks up to `projectsPerBatch` projects with due work, oldest first. The
- * recursive CTE walks the distinct project ids of the pending index (`project_updates_pending_project_idx`).
+ * recursive CTE walks the distinct project ids of `cogo.project_updates_open` (its primary key).
  */
 const claimProjects = (sql: PgClient.PgClient, limits: ClaimLimits) =>
   sql<{ project_id: string }>`
     WITH RECURSIVE pending AS (
-      (SELECT project_id FROM cogo.project_updates WHERE status = 'pending' ORDER BY project_id LIMIT 1)
+      (SELECT project_id FROM cogo.project_updates_open WHERE NOT dead ORDER BY project_id LIMIT 1)
       UNION ALL
-      SELECT (SELECT u.project_id FROM cogo.project_updates u
-              WHERE u.status = 'pending' AND u.project_id > p.project_id ORDER BY u.project_id LIMIT 1)
+      SELECT (SELECT o.project_id FROM cogo.project_updates_open o
+              WHERE NOT o.dead AND o.project_id > p.project_id ORDER BY o.project_id LIMIT 1)
       FROM pending p WHERE p.project_id IS NOT NULL
     ), candidates AS (
       SELECT p.project_id FROM pending p
       CROSS JOIN LATERAL (
-        SELECT min(u.id) AS first_id FROM cogo.project_updates u
-        WHERE u.status = 'pending' AND u.project_id = p.project_id
-          AND (u.next_attempt_at IS NULL OR u.next_attempt_at <= now())
+        SELECT o.id AS first_id FROM cogo.project_updates_open o
+        WHERE NOT o.dead AND o.project_id = p.project_id AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= now())
+        ORDER BY o.id LIMIT 1
       ) due
       WHERE p.project_id IS NOT NULL AND due.first_id IS NOT NULL
       ORDER BY due.first_id LIMIT ${limits.projectsPerBatch * 4}
@@ -77,12 +78,15 @@ const lockedRowsSql = kinds.map((kind) => `locked_${kind} AS MATERIALIZED (
     ORDER BY t.id FOR UPDATE)`).join(",\n  ")
 
 const readClaimedSql = `
-  WITH claimed AS MATERIALIZED (
-    SELECT id, aggregate_type, aggregate_id, project_id, seq, update_type, schema_version, payload,
-           base_version, traceparent, attempts, (next_attempt_at IS NULL OR next_attempt_at <= now()) AS due
-    FROM cogo.project_updates
-    WHERE status = 'pending' AND project_id = ANY($1::uuid[])
-    ORDER BY id LIMIT $2
+  WITH open AS MATERIALIZED (
+    SELECT o.id FROM cogo.project_updates_open o
+    WHERE NOT o.dead AND o.project_id = ANY($1::uuid[])
+    ORDER BY o.id LIMIT $2
+  ), claimed AS MATERIALIZED (
+    SELECT u.id, u.aggregate_type, u.aggregate_id, u.project_id, u.seq, u.update_type, u.schema_version, u.payload,
+           u.base_version, u.traceparent, u.attempts, (u.next_attempt_at IS NULL OR u.next_attempt_at <= now()) AS due
+    FROM cogo.project_updates u
+    WHERE u.id = ANY(ARRAY(SELECT id FROM open)) AND u.status = 'pending'
   ), states AS MATERIALIZED (
     SELECT s.aggregate_type, s.aggregate_id, s.applied_seq, s.projected FROM cogo.projection_state s
     WHERE s.aggregate_id = ANY(ARRAY(SELECT DISTINCT aggregate_id FROM claimed))

@@ -8,7 +8,7 @@ import { Duration, Effect, Fiber, Option, Redacted } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import { AppConfig } from "../../src/services/platform/AppConfig.ts"
 import { hasRealPostgres } from "../support/TestDatabase.ts"
-import { outboxStatusCounts, projectionLayer, publicSnapshot, seeded, sequentialModel, workload, writeInChunks } from "./support.ts"
+import { openRowsOutOfStep, outboxStatusCounts, projectionLayer, publicSnapshot, seeded, sequentialModel, workload, writeInChunks } from "./support.ts"
 
 const root = new URL("../../", import.meta.url).pathname
 
@@ -84,6 +84,7 @@ const assertExactlyOnce = Effect.gen(function*() {
     ) u LEFT JOIN cogo.projection_state s USING (aggregate_type, aggregate_id)
     WHERE s.applied_seq IS DISTINCT FROM u.last`
   assert.strictEqual(Number(behind!.n), 0)
+  assert.strictEqual(yield* openRowsOutOfStep, 0)
   return counts
 })
 

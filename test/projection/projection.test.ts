@@ -10,7 +10,7 @@ import { Database, DbRole } from "../../src/services/platform/Database.ts"
 import { EventBus } from "../../src/services/platform/EventBus.ts"
 import { Outbox } from "../../src/services/cqrs/Outbox.ts"
 import { ProjectCommands } from "../../src/services/cqrs/ProjectCommands.ts"
-import { outboxStatusCounts, projectionLayer, publicSnapshot, sequentialModel, uuidOf, workload, writeInChunks } from "./support.ts"
+import { openRowsOutOfStep, outboxStatusCounts, projectionLayer, publicSnapshot, sequentialModel, uuidOf, workload, writeInChunks } from "./support.ts"
 
 describe("stored update formats", () => {
   it("decodes the current format, upgrades v1 payloads, and explains what it cannot read", () => {
@@ -125,6 +125,7 @@ layer(projectionLayer(), { excludeTestServices: true })("outbox, commands and pr
       const counts = yield* outboxStatusCounts
       assert.strictEqual(counts["pending"] ?? 0, 0)
       assert.strictEqual(counts["dead"] ?? 0, 0)
+      assert.strictEqual(yield* openRowsOutOfStep, 0)
       const live = yield* publicSnapshot
       assert.deepStrictEqual(live, yield* sequentialModel)
       assert.isAbove(Object.keys(live["page"]!).length, 10)
@@ -216,6 +217,7 @@ layer(projectionLayer(), { excludeTestServices: true })("outbox, commands and pr
       assert.strictEqual((yield* statusOf(other.updateId)).status, "applied")
       const letters = yield* admin.listDeadLetters({ projectId })
       assert.deepStrictEqual(letters.map((l) => l.id), [second!.updateId])
+      assert.strictEqual(yield* openRowsOutOfStep, 0)
 
       // Remove the first link, then retry: the dead letter applies.
       yield* commands.remove("project_page", first!.id)
@@ -223,10 +225,32 @@ layer(projectionLayer(), { excludeTestServices: true })("outbox, commands and pr
       yield* admin.retryDeadLetter(second!.updateId)
       yield* (yield* ProjectionWorker).drain
       assert.strictEqual((yield* statusOf(second!.updateId)).status, "applied")
+      assert.strictEqual(yield* openRowsOutOfStep, 0)
       const links = yield* sql<{ id: string }>`SELECT id FROM public.project_pages WHERE project_id = ${projectId}`
       assert.deepStrictEqual(links.map((l) => l.id), [second!.id])
       const notDead = yield* Effect.result(admin.retryDeadLetter(second!.updateId))
       assert.isTrue(Result.isFailure(notDead) && notDead.failure._tag === "DeadLetterNotFound")
+    }))
+
+  it.effect("the outbox status update can stay on its page (HOT): no index names a column the projector changes", () =>
+    Effect.gen(function*() {
+      const sql = yield* PgClient.PgClient
+      const changed = ["status", "attempts", "next_attempt_at", "last_error", "applied_at"]
+      const indexes = yield* sql<{ name: string; columns: ReadonlyArray<string>; predicate: string | null; expressions: string | null }>`
+        SELECT i.indexrelid::regclass::text AS name,
+               ARRAY(SELECT a.attname::text FROM unnest(i.indkey) k JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k) AS columns,
+               pg_get_expr(i.indpred, i.indrelid) AS predicate, pg_get_expr(i.indexprs, i.indrelid) AS expressions
+        FROM pg_index i WHERE i.indrelid = 'cogo.project_updates'::regclass`
+      assert.isAbove(indexes.length, 1)
+      const blocking = indexes.filter((index) =>
+        changed.some((column) =>
+          index.columns.includes(column) || [index.predicate, index.expressions].some((text) => text !== null && text.includes(column))
+        )
+      )
+      assert.deepStrictEqual(blocking.map((index) => index.name), [])
+      const [table] = yield* sql<{ options: ReadonlyArray<string> | null }>`
+        SELECT reloptions AS options FROM pg_class WHERE oid = 'cogo.project_updates'::regclass`
+      assert.include(table!.options ?? [], "fillfactor=50")
     }))
 
   it.effect("bad payloads become dead letters with a clear error; good updates keep flowing; no crash loop", () =>

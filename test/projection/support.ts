@@ -198,6 +198,23 @@ export const outboxStatusCounts = Effect.gen(function*() {
   return Object.fromEntries(rows.map((row) => [row.status, Number(row.n)])) as Record<string, number>
 })
 
+/**
+ * Outbox rows whose entry in `cogo.project_updates_open` (migration 0023) disagrees with their status: an
+ * entry exactly while pending (dead = false, same next_attempt_at) or dead (dead = true). Must be 0.
+ */
+export const openRowsOutOfStep = Effect.gen(function*() {
+  const sql = yield* PgClient.PgClient
+  const [row] = yield* sql<{ n: string }>`
+    SELECT count(*) AS n FROM cogo.project_updates u
+    FULL JOIN cogo.project_updates_open o ON o.id = u.id AND o.project_id = u.project_id
+    WHERE CASE
+      WHEN u.id IS NULL THEN true
+      WHEN u.status = 'pending' THEN o.id IS NULL OR o.dead OR o.next_attempt_at IS DISTINCT FROM u.next_attempt_at
+      WHEN u.status = 'dead' THEN o.id IS NULL OR NOT o.dead
+      ELSE o.id IS NOT NULL END`
+  return Number(row!.n)
+})
+
 export const writeInChunks = (commands: ReadonlyArray<EntityCommand>, chunk: number) =>
   Effect.gen(function*() {
     const projectCommands = yield* ProjectCommands

@@ -82,8 +82,8 @@ export const defaultRules = (thresholds: AlertThresholds) =>
         description: `The oldest pending outbox update is older than ${thresholds.outboxLagSeconds} s (projection stalled or too slow)`,
         severity: "critical",
         signal: scalar(sql<{ value: number | null }>`
-          SELECT EXTRACT(EPOCH FROM (now() - min(created_at)))::float8 AS value
-          FROM cogo.project_updates WHERE status = 'pending'`),
+          SELECT EXTRACT(EPOCH FROM (now() - min(u.created_at)))::float8 AS value
+          FROM cogo.project_updates_open o JOIN cogo.project_updates u ON u.id = o.id WHERE NOT o.dead`),
         comparison: ">",
         threshold: thresholds.outboxLagSeconds,
         forEvaluations: thresholds.forEvaluations
@@ -92,7 +92,7 @@ export const defaultRules = (thresholds: AlertThresholds) =>
         name: "dead_letters",
         description: "Outbox updates are parked as dead letters (status dead) and need an operator",
         severity: "warning",
-        signal: scalar(sql<{ value: string }>`SELECT count(*) AS value FROM cogo.project_updates WHERE status = 'dead'`),
+        signal: scalar(sql<{ value: string }>`SELECT count(*) AS value FROM cogo.project_updates_open WHERE dead`),
         comparison: ">",
         threshold: 0,
         forEvaluations: 1

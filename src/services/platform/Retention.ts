@@ -81,7 +81,10 @@ export const RetentionLive = Layer.effectDiscard(
                 SELECT 1 FROM cogo.project_updates later
                 WHERE later.aggregate_id = u.aggregate_id AND later.aggregate_type = u.aggregate_type
                   AND later.seq > u.seq AND later.status = 'applied'))
-            ORDER BY u.applied_at LIMIT ${n})
+              -- Primary-key order (no index names applied_at, migration 0023), up to the first young row.
+              AND u.id < coalesce((SELECT y.id FROM cogo.project_updates y
+                WHERE y.created_at >= now() - make_interval(secs => ${seconds(config.outbox)}) ORDER BY y.id LIMIT 1), 9223372036854775807)
+            ORDER BY u.id LIMIT ${n})
           RETURNING 1)
         SELECT count(*) AS n FROM gone`,
       idempotencyKeys: sql<{ n: string }>`
