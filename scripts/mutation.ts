@@ -39,8 +39,16 @@ const modules: ReadonlyArray<Module> = [
   },
   { name: "plugin-tokens", file: "src/services/auth/PluginTokens.ts", tests: ["test/auth/plugin-tokens.mutation.test.ts"] },
   { name: "idempotency", file: "src/services/auth/Idempotency.ts", tests: ["test/auth/idempotency.mutation.test.ts"] },
-  { name: "realtime", file: "src/services/realtime/Realtime.ts", tests: ["test/edge/realtime.test.ts", "test/security/realtime-bounds.test.ts"] },
-  { name: "job-queue", file: "src/services/jobs/JobQueue.ts", tests: ["test/agents/jobs.test.ts", "test/agents/saga.test.ts"] },
+  {
+    name: "realtime",
+    file: "src/services/realtime/{Realtime,Fanout}.ts",
+    tests: ["test/edge/realtime.test.ts", "test/security/realtime-bounds.test.ts"]
+  },
+  {
+    name: "job-queue",
+    file: "src/services/jobs/{claimJobs,completeJobs,enqueueJobs,jobTransitions,jobEvents}.ts",
+    tests: ["test/agents/jobs.test.ts", "test/agents/jobs-events.test.ts", "test/agents/lease.test.ts", "test/agents/saga.test.ts"]
+  },
   {
     name: "projection",
     file: "src/projection/{apply,claim,bookkeeping}.ts",
