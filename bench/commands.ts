@@ -13,19 +13,13 @@
  * its version bumped under the row lock; INSERT of the `cogo.project_updates` row with that seq; COMMIT):
  * no validation, no role, no notification. Ratio = commands/s / raw commands/s.
  */
-import { adminQuery, withDatabase } from "../test/support/TestDatabase.ts"
 import { PgClient } from "@effect/sql-pg"
-import { ConfigProvider, Effect, Layer } from "effect"
+import { Effect, Layer } from "effect"
 import { toStored, upsert } from "../src/domain/cqrs/ProjectUpdate.ts"
-import { AppConfig } from "../src/services/platform/AppConfig.ts"
-import { Database } from "../src/services/platform/Database.ts"
-import { EventBus } from "../src/services/platform/EventBus.ts"
-import { Migrations } from "../src/services/platform/Migrations.ts"
-import { Notifications } from "../src/services/platform/Notifications.ts"
 import { Outbox } from "../src/services/cqrs/Outbox.ts"
 import { ProjectCommands } from "../src/services/cqrs/ProjectCommands.ts"
 import { fmt, printTable, summarize } from "./_table.ts"
-import { DatabaseClientLive } from "../src/layers/DatabaseLive.ts"
+import { perBackend, platform } from "./_backends.ts"
 
 interface Options {
   readonly seconds: number
@@ -63,14 +57,6 @@ const projectId = (p: number) => `0000c001-0000-4000-8000-${p.toString(16).padSt
 const pageId = (run: number, writer: number, slot: number) =>
   `0000c002-${run.toString(16).padStart(4, "0")}-4000-8000-${(writer * 65_536 + slot).toString(16).padStart(12, "0")}`
 
-const platform = (env: Record<string, string>) =>
-  EventBus.layer.pipe(
-    Layer.provideMerge(Notifications.layer),
-    Layer.provideMerge(Migrations.layer({ run: true })),
-    Layer.provideMerge(Database.layer),
-    Layer.provideMerge(DatabaseClientLive),
-    Layer.provideMerge(AppConfig.layer.pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromEnvRecord({ LOG_LEVEL: "Warn", ...env })))))
-  )
 
 const pageState = (run: number, writer: number, slot: number, n: number) => ({
   id: pageId(run, writer, slot),
@@ -153,28 +139,9 @@ const benchBackend = (backend: "postgres" | "embedded", env: Record<string, stri
     return rows
   }).pipe(Effect.provide(ProjectCommands.layer.pipe(Layer.provideMerge(Outbox.layer))), Effect.scoped, Effect.provide(platform(env)))
 
-const admin = (url: string, statement: string) => Effect.runPromise(adminQuery(url, statement))
-
-/** The platform layers of a bench database: `env` is DATABASE_URL (+ pool size) or COGO_DATA_DIR. */
-export { platform }
-
 export const run = async (args: ReadonlyArray<string>): Promise<void> => {
   const options = parseOptions(args)
-  const rows: Array<ReadonlyArray<string>> = []
-  for (const backend of options.backends) {
-    if (backend === "embedded") {
-      rows.push(...await Effect.runPromise(benchBackend("embedded", { COGO_DATA_DIR: ":memory:" }, options)))
-      continue
-    }
-    const server = process.env["BENCH_DATABASE_URL"] ?? "postgres://postgres@127.0.0.1:55432/postgres"
-    const database = `cogo_bench_commands_${process.pid}`
-    await admin(server, `CREATE DATABASE ${database}`)
-    try {
-      rows.push(...await Effect.runPromise(benchBackend("postgres", { DATABASE_URL: withDatabase(server, database), DATABASE_POOL_MAX: "16" }, options)))
-    } finally {
-      await admin(server, `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`)
-    }
-  }
+  const rows = await perBackend("commands", options.backends, (backend, env) => benchBackend(backend, env, options))
   printTable(
     `project commands: single-command transactions, closed loops, ${options.rounds} x ${options.seconds} s per variant (alternating) and row`,
     ["backend", "writers", "commands/s", "p50 ms", "p99 ms", "raw baseline commands/s", "raw p99 ms", "ratio"],

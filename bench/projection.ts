@@ -21,22 +21,18 @@
  */
 import * as fs from "node:fs"
 import { Worker } from "node:worker_threads"
-import { adminQuery, withDatabase } from "../test/support/TestDatabase.ts"
 import { PgClient } from "@effect/sql-pg"
-import { ConfigProvider, Duration, Effect, Fiber, Layer, Stream } from "effect"
+import { Duration, Effect, Fiber, Layer, Stream } from "effect"
 import { upsert } from "../src/domain/cqrs/ProjectUpdate.ts"
 import { type ApplierConfig, madeProgress, ProjectionApplier } from "../src/projection/Applier.ts"
 import { ProjectionWorker, type WorkerConfig } from "../src/projection/ProjectionWorker.ts"
 import { idArray } from "../src/services/platform/sqlArrays.ts"
-import { AppConfig } from "../src/services/platform/AppConfig.ts"
 import { Database, DbRole } from "../src/services/platform/Database.ts"
-import { EventBus } from "../src/services/platform/EventBus.ts"
-import { Migrations } from "../src/services/platform/Migrations.ts"
 import { Notifications } from "../src/services/platform/Notifications.ts"
 import { Outbox } from "../src/services/cqrs/Outbox.ts"
 import { ProjectCommands } from "../src/services/cqrs/ProjectCommands.ts"
 import { fmt, printTable, summarize } from "./_table.ts"
-import { DatabaseClientLive } from "../src/layers/DatabaseLive.ts"
+import { perBackend, platform } from "./_backends.ts"
 import { benchPageId, benchProjectId, type Commit, epochMillis, type WriterPlan, type WriterResult, writeOpenLoop } from "./_projection-writers.ts"
 
 interface Options {
@@ -83,15 +79,6 @@ const owner = "0000be02-0000-4000-8000-000000000001"
 const batchedConfig: ApplierConfig = { batchSize: 2000, projectsPerBatch: 16, maxAttempts: 5, retryBaseMillis: 200, retryCapMillis: 30_000 }
 const oneByOneConfig: ApplierConfig = { ...batchedConfig, batchSize: 1, projectsPerBatch: 1 }
 
-/** Database, migrations and the platform services (built once per backend). */
-const platform = (env: Record<string, string>) =>
-  EventBus.layer.pipe(
-    Layer.provideMerge(Notifications.layer),
-    Layer.provideMerge(Migrations.layer({ run: true })),
-    Layer.provideMerge(Database.layer),
-    Layer.provideMerge(DatabaseClientLive),
-    Layer.provideMerge(AppConfig.layer.pipe(Layer.provide(ConfigProvider.layer(ConfigProvider.fromEnvRecord({ LOG_LEVEL: "Warn", ...env })))))
-  )
 
 const reset = Effect.gen(function*() {
   const sql = yield* PgClient.PgClient
@@ -273,8 +260,6 @@ const latency = (options: Options, perTransaction: number, databaseUrl: string |
 
 const latencyWorker: WorkerConfig = { enabled: true, concurrency: 2, pollMillis: 1000, lagSampleMillis: 5000 }
 
-const admin = (url: string, statement: string) => Effect.runPromise(adminQuery(url, statement))
-
 /** CPU per update in µs: this process + the database server (embedded: all in this process). */
 const cpuCell = (cpu: { readonly node: number; readonly server: number }) =>
   `${fmt(cpu.node * 1000, 0)} + ${fmt(cpu.server * 1000, 0)} = ${fmt((cpu.node + cpu.server) * 1000, 0)}`
@@ -316,20 +301,6 @@ const benchBackend = (backend: "postgres" | "embedded", env: Record<string, stri
 
 export const run = async (args: ReadonlyArray<string>): Promise<void> => {
   const options = parseOptions(args)
-  const rows: Array<ReadonlyArray<string>> = []
-  for (const backend of options.backends) {
-    if (backend === "embedded") {
-      rows.push(...await Effect.runPromise(benchBackend("embedded", { COGO_DATA_DIR: ":memory:" }, options)))
-      continue
-    }
-    const server = process.env["BENCH_DATABASE_URL"] ?? "postgres://postgres@127.0.0.1:55432/postgres"
-    const database = `cogo_bench_projection_${process.pid}`
-    await admin(server, `CREATE DATABASE ${database}`)
-    try {
-      rows.push(...await Effect.runPromise(benchBackend("postgres", { DATABASE_URL: withDatabase(server, database), DATABASE_POOL_MAX: "16" }, options)))
-    } finally {
-      await admin(server, `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`)
-    }
-  }
+  const rows = await perBackend("projection", options.backends, (backend, env) => benchBackend(backend, env, options))
   printTable("projection", ["backend", "scenario", "updates", "updates/s", "p50 ms", "p99 ms", "max ms", "ratio", "CPU µs/update node + db"], rows)
 }
