@@ -1,6 +1,6 @@
 import { assert, layer } from "@effect/vitest"
 import { createClient } from "@supabase/supabase-js"
-import { Context, Effect, Layer } from "effect"
+import { Context, Effect, Layer, Schedule } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
 import { Database, DbRole } from "../../src/services/platform/Database.ts"
 import { fakeOpenAI, fakeOpenAIEnv, type FakeOpenAIServer } from "../support/FakeOpenAI.ts"
@@ -51,8 +51,14 @@ layer(TestLive, { excludeTestServices: true })("chat over SSE (AI SDK UI message
         readSse(`${url}/functions/v1/chat`, { method: "POST", headers, body: body("again") }, (frames) => chunks(frames).filter((c) => c.type === "text-delta").length >= 5))
       const streamId = part.headers.get("x-cogo-stream-id")!
       assert.isFalse(part.ended)
-      // Generation goes on without a reader: by the time we reconnect, more has been produced.
-      yield* Effect.sleep("150 millis")
+      // Generation goes on without a reader: wait until the run has stored frames past the last one read.
+      const sql = yield* SqlClient
+      const lastRead = Number(part.frames.at(-1)!.id)
+      const produced = sql<{ n: number }>`SELECT frame_count AS n FROM cogo.chat_runs WHERE id = ${streamId}`.pipe(
+        Effect.flatMap(([run]) => (run?.n ?? 0) > lastRead + 1 ? Effect.void : Effect.fail("no frame since the reader left")),
+        Effect.retry({ times: 200, schedule: Schedule.spaced("25 millis") })
+      )
+      yield* produced
       const rest = yield* Effect.promise(() =>
         readSse(`${url}/functions/v1/chat/${streamId}/stream`, { headers: { ...headers, "last-event-id": part.frames.at(-1)!.id! } }, isDone))
       assert.strictEqual(rest.status, 200)

@@ -1,5 +1,5 @@
 import { assert, describe, it, layer } from "@effect/vitest"
-import { Effect, Fiber, Layer, Stream } from "effect"
+import { Deferred, Effect, Fiber, Layer, Stream } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
 import { Database, DbRole } from "../../src/services/platform/Database.ts"
 import { EventBus } from "../../src/services/platform/EventBus.ts"
@@ -14,6 +14,13 @@ describe("notification payloads", () => {
   })
 })
 
+/**
+ * Sends `probe` until the subscriber has seen one (`seen`), so the subscription is live before the test acts:
+ * waiting on the event itself, not a sleep hoped to be long enough.
+ */
+const untilSeen = (probe: Effect.Effect<void, unknown>, seen: Deferred.Deferred<void>) =>
+  probe.pipe(Effect.andThen(Deferred.await(seen).pipe(Effect.timeout("100 millis"))), Effect.retry({ times: 100 }))
+
 const TestLayer = EventBus.layer.pipe(Layer.provideMerge(Notifications.layer), Layer.provideMerge(TestDatabaseLive()))
 
 layer(TestLayer, { excludeTestServices: true })("event bus over one LISTEN connection", (it) => {
@@ -22,13 +29,15 @@ layer(TestLayer, { excludeTestServices: true })("event bus over one LISTEN conne
       const bus = yield* EventBus
       const notifications = yield* Notifications
       const db = yield* Database
+      const live = yield* Deferred.make<void>()
       const received = yield* notifications.subscribe("bus").pipe(
-        Stream.filter((n) => n.payload !== ""),
+        Stream.tap((n) => n.payload === "probe" ? Deferred.succeed(live, undefined) : Effect.void),
+        Stream.filter((n) => n.payload !== "" && n.payload !== "probe"),
         Stream.take(2),
         Stream.runCollect,
         Effect.forkChild
       )
-      yield* Effect.sleep("50 millis")
+      yield* untilSeen(notifications.notify("bus", "probe"), live)
       const first = yield* db.withRole(DbRole.agent, bus.publish({ topic: "job", kind: "progress", payload: { pct: 10 } }))
       // Rolled back: neither stored nor notified.
       yield* db.withRole(DbRole.agent, Effect.andThen(bus.publish({ topic: "job", kind: "lost" }), Effect.fail("abort"))).pipe(
@@ -48,9 +57,19 @@ layer(TestLayer, { excludeTestServices: true })("event bus over one LISTEN conne
     Effect.gen(function*() {
       const notifications = yield* Notifications
       const sql = yield* SqlClient
-      const ticks = yield* notifications.wakeups("jobs", "10 seconds").pipe(Stream.take(2), Stream.runCollect, Effect.forkChild)
-      yield* Effect.sleep("50 millis")
-      yield* notifications.notify("jobs", "1")
+      // The start tick, then one per notification: probes until a tick follows the start tick (no fixed sleep;
+      // the 10 s poll cannot produce it within the test's bound).
+      const started = yield* Deferred.make<void>()
+      const notified = yield* Deferred.make<void>()
+      const ticks = yield* notifications.wakeups("jobs", "10 seconds").pipe(
+        Stream.zipWithIndex,
+        Stream.tap(([, i]) => Deferred.succeed(i === 0 ? started : notified, undefined)),
+        Stream.take(2),
+        Stream.runCollect,
+        Effect.forkChild
+      )
+      yield* Deferred.await(started).pipe(Effect.timeout("5 seconds"))
+      yield* untilSeen(notifications.notify("jobs", "1"), notified)
       const result = yield* Fiber.join(ticks).pipe(Effect.timeout("5 seconds"))
       assert.strictEqual(Array.from(result).length, 2)
       const polled = yield* notifications.wakeups("outbox", "20 millis").pipe(Stream.take(3), Stream.runCollect, Effect.timeout("5 seconds"))

@@ -18,11 +18,16 @@ interface Frame {
 }
 
 /** Reads SSE frames until `stop` holds for the frames so far (then cancels) or the stream ends. */
-const readFrames = async (response: Response, stop: (frames: ReadonlyArray<Frame>) => boolean = () => false) => {
+const readFrames = async (
+  response: Response,
+  stop: (frames: ReadonlyArray<Frame>) => boolean = () => false,
+  onFrame: () => void = () => {}
+) => {
   const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader()
   const frames: Array<Frame> = []
   const feed = createSseParser((frame) => {
     if (frame.id !== undefined) frames.push({ id: Number(frame.id), data: frame.data })
+    onFrame()
   })
   for (;;) {
     const { value, done } = await reader.read()
@@ -127,10 +132,13 @@ describe.skipIf(!hasRealPostgres)("chat from any replica", () => {
     const readingB = resume(b, runId, first.at(-1)!.id)
     const response = await readingB
     expect(response.status).toBe(200)
-    await new Promise((resolve) => setTimeout(resolve, 300))
+    let delivered!: () => void
+    const live = new Promise<void>((resolve) => delivered = resolve)
+    const reading = readFrames(response, undefined, () => delivered())
+    await live
     const killedAt = performance.now()
     await stopReplica(a, "SIGKILL")
-    const rest = await readFrames(response)
+    const rest = await reading
     const endedMs = performance.now() - killedAt
     console.log(`owner killed: the other replica's stream ended after ${Math.round(endedMs)} ms`)
     expect(endedMs).toBeLessThan(6_000)

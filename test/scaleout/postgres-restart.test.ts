@@ -66,10 +66,13 @@ describe.skipIf(!available)("PostgreSQL restart under a running replica", () => 
 
     // The LISTEN connection is back: a new event reaches a live subscriber.
     const projectId = "4e57a470-0000-4000-8000-000000000001"
+    let subscribed!: () => void
+    const open = new Promise<void>((resolve) => subscribed = resolve)
     const reading = readSse(`${r.baseUrl}/functions/v1/realtime/projects/${projectId}`, {
       headers: { authorization: `Bearer ${serviceRoleKey}` }
-    }, (frames) => frames.some((f) => f.event === "project"), 10_000)
-    await new Promise((resolve) => setTimeout(resolve, 500))
+    }, (frames) => frames.some((f) => f.event === "project"), 10_000, () => subscribed())
+    // The stream answers only once its subscriber is registered at the live tail.
+    await open
     const [event] = await query<{ id: string }>(databaseUrl, `
       INSERT INTO cogo.bus_events (topic, kind, project_id) VALUES ('project', 'after-restart', '${projectId}') RETURNING id`)
     await query(databaseUrl, `SELECT pg_notify('cogo', 'bus:${event!.id}')`)

@@ -57,12 +57,15 @@ export const readSse = async (
   url: string,
   init: RequestInit,
   stop: (frames: ReadonlyArray<SseFrame>) => boolean = () => false,
-  timeoutMs = 30_000
+  timeoutMs = 30_000,
+  /** Called once the response head has arrived (a realtime subscriber is registered by then). */
+  onOpen: () => void = () => {}
 ): Promise<SseRead> => {
   const controller = new AbortController()
   const timer = setTimeout(() => controller.abort(), timeoutMs)
   const started = performance.now()
   const response = await fetch(url, { ...init, signal: controller.signal })
+  onOpen()
   const frames: Array<SseFrame> = []
   let comments = 0
   let firstByteMs: number | undefined
