@@ -38,7 +38,7 @@ const modules: ReadonlyArray<Module> = [
     ]
   },
   { name: "plugin-tokens", file: "src/services/auth/PluginTokens.ts", tests: ["test/auth/plugin-tokens.mutation.test.ts"] },
-  { name: "idempotency", file: "src/services/auth/Idempotency.ts", tests: ["test/auth/idempotency.mutation.test.ts"] },
+  { name: "idempotency", file: "src/services/auth/Idempotency.ts", tests: ["test/auth/idempotency.mutation.test.ts", "test/auth/idempotency-rules.mutation.test.ts"] },
   {
     name: "realtime",
     file: "src/services/realtime/{Realtime,Fanout}.ts",
@@ -47,12 +47,12 @@ const modules: ReadonlyArray<Module> = [
   {
     name: "job-queue",
     file: "src/services/jobs/{claimJobs,completeJobs,enqueueJobs,jobTransitions,jobEvents}.ts",
-    tests: ["test/agents/jobs.test.ts", "test/agents/jobs-events.test.ts", "test/agents/lease.test.ts", "test/agents/saga.test.ts"]
+    tests: ["test/agents/jobs.test.ts", "test/agents/jobs-events.test.ts", "test/agents/lease.test.ts", "test/agents/saga.test.ts", "test/agents/job-queue.mutation.test.ts"]
   },
   {
     name: "projection",
     file: "src/projection/{apply,claim,bookkeeping}.ts",
-    tests: ["test/projection/projection.test.ts", "test/projection/column-contract.test.ts"]
+    tests: ["test/projection/projection.test.ts", "test/projection/column-contract.test.ts", "test/projection/projection.mutation.test.ts"]
   }
 ]
 
@@ -73,6 +73,12 @@ interface Report {
 const killedStates = new Set(["Killed", "Timeout"])
 const countedStates = new Set(["Killed", "Timeout", "Survived", "NoCoverage"])
 
+/** Stryker splits `--mutate` on commas, so a module's `dir/{a,b}.ts` is passed as `dir/a.ts,dir/b.ts`. */
+const mutateArgument = (file: string): string => {
+  const braces = /^(.*)\{([^}]*)\}(.*)$/.exec(file)
+  return braces === null ? file : braces[2]!.split(",").map((name) => `${braces[1]}${name}${braces[3]}`).join(",")
+}
+
 const rows: Array<string> = []
 let failed = false
 mkdirSync("reports/mutation", { recursive: true })
@@ -80,7 +86,7 @@ for (const module of selected) {
   const started = Date.now()
   console.log(`\n== mutation: ${module.name} (${module.file})`)
   // vitest.mutation.config.ts runs only these test files (not Stryker's --testFiles: see that file).
-  const run = spawnSync("npx", ["stryker", "run", "--mutate", module.file], {
+  const run = spawnSync("npx", ["stryker", "run", "--mutate", mutateArgument(module.file)], {
     stdio: "inherit",
     env: { ...process.env, MUTATION_TESTS: module.tests.join(","), MUTATION_REPORT: `reports/mutation/${module.name}` }
   })
