@@ -12,6 +12,7 @@ import { afterAll, describe, expect, it } from "vitest"
 import { EmbeddedPostgres } from "../../src/services/platform/EmbeddedPostgres.ts"
 import { ensureTemplate, seedDataDir, templatePath, type TemplateOptions } from "../../src/services/platform/embedded/template.ts"
 import { Migrations, migrationsDir } from "../../src/services/platform/Migrations.ts"
+import { hasRealPostgres } from "../support/TestDatabase.ts"
 
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "cogo-template-"))
 afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }))
@@ -42,7 +43,8 @@ const state = Effect.gen(function*() {
   return { applied: migrations.applied, count: migrations.count, rows: rows.map((r) => r.value), tables: tables.map((t) => t.name) }
 })
 
-describe("embedded template data directory", () => {
+// The embedded backend's own machinery: it runs in the embedded run of the suite, not again in the PostgreSQL one.
+describe.skipIf(hasRealPostgres)("embedded template data directory", () => {
   it("concurrent first starts build one template; fresh data dirs (and :memory:) made from it have every migration and work", async () => {
     const options = freshOptions("concurrent")
     const [a, b] = [path.join(scratch, "concurrent", "a"), path.join(scratch, "concurrent", "b")]
