@@ -88,6 +88,58 @@ describe("project commands, checked writes", () => {
         }
       }))
 
+    it.effect("concurrent single commands on different entities share calls (group commit), each with its own result and trace", () =>
+      Effect.gen(function*() {
+        const commands = yield* ProjectCommands
+        const sql = yield* PgClient.PgClient
+        const p = project(7)
+        yield* commands.upsert("project", p)
+        const writers = 16
+        const written = yield* Effect.forEach(Array.from({ length: writers }, (_, w) => w), (w) =>
+          commands.upsert("page", page(700 + w, p.id)).pipe(
+            Effect.flatMap((result) => Effect.map(Effect.currentSpan, (span) => ({ result, traceId: span.traceId }))),
+            Effect.withSpan(`test.writer ${w}`)
+          ), { concurrency: writers })
+        for (const [w, { result }] of written.entries()) {
+          assert.strictEqual(result.id, uuidOf(700 + w, 0xc2))
+          assert.strictEqual(result.version, 1)
+        }
+        assert.strictEqual(new Set(written.map(({ result }) => result.updateId)).size, writers)
+        const rows = yield* sql<{ id: string; aggregate_id: string; traceparent: string; tx: string }>`
+          SELECT id, aggregate_id, traceparent, xmin::text AS tx FROM cogo.project_updates
+          WHERE aggregate_id = ANY(${`{${written.map(({ result }) => result.id).join(",")}}`}::uuid[])`
+        assert.strictEqual(rows.length, writers)
+        // Fewer transactions than commands: some shared a call.
+        assert.isBelow(new Set(rows.map((r) => r.tx)).size, writers)
+        for (const { result, traceId } of written) {
+          const row = rows.find((r) => r.aggregate_id === result.id)!
+          assert.strictEqual(Number(row.id), result.updateId)
+          assert.include(row.traceparent, traceId)
+        }
+      }))
+
+    it.effect("a stale memory inside a shared call: the others are written, the stale command re-reads and is refused", () =>
+      Effect.gen(function*() {
+        const commands = yield* ProjectCommands
+        const other = yield* otherWriter
+        const stale = project(8)
+        const live = project(9)
+        yield* commands.upsert("project", stale)
+        yield* commands.upsert("project", live)
+        // This writer remembers project 8 as live; the other deletes it.
+        yield* other.remove("project", stale.id)
+        const outcomes = yield* Effect.forEach(Array.from({ length: 9 }, (_, n) => n), (n) =>
+          Effect.result(commands.upsert("page", n === 4 ? page(800, stale.id) : page(900 + n, live.id))), { concurrency: 9 })
+        for (const [n, outcome] of outcomes.entries()) {
+          if (n === 4) {
+            assert.isTrue(outcome._tag === "Failure" && outcome.failure._tag === "ProjectCommandRejected" && outcome.failure.reason === "parent_missing")
+          } else {
+            assert.isTrue(outcome._tag === "Success" && outcome.success.version === 1 && outcome.success.id === uuidOf(900 + n, 0xc2))
+          }
+        }
+        assert.strictEqual((yield* outboxRows(uuidOf(800, 0xc2))).length, 0)
+      }))
+
     it.effect("the write runs as the agent role: without the agent's grant it is refused", () =>
       Effect.gen(function*() {
         const commands = yield* ProjectCommands

@@ -10,16 +10,25 @@
  * numbers, outbox rows, canonical rows and the notification in one round trip. `appendChecked` is the same
  * call as an autocommit statement (its own transaction, under the agent role), written only if what the
  * caller validated against is unchanged: a single project command in one round trip, no BEGIN/COMMIT.
+ *
+ * Group commit (issue 16): autocommit appends queue up for a few writers (`lanes`); each writer takes what
+ * has queued and writes it in as few calls as equivalence allows (appendGroups.ts), so 16 concurrent single
+ * commands cost a few statements and commits instead of 16. Each command stays atomic; commands that share a
+ * call commit together (and when the shared call fails, each is written alone, with its own answer).
  */
 import { PgClient } from "@effect/sql-pg"
-import { Context, Effect, Exit, Layer, Option } from "effect"
+import { Context, Deferred, Effect, Exit, Layer, Option, Queue, type Tracer } from "effect"
 import type { SqlError } from "effect/sql/SqlError"
 import type * as Statement from "effect/sql/Statement"
-import type { CanonicalRow, EntityRead } from "../../domain/cqrs/EntityCommand.ts"
+import type { CanonicalRow } from "../../domain/cqrs/EntityCommand.ts"
 import { aggregateOf, type EntityKind, type ProjectUpdate, toStored } from "../../domain/cqrs/ProjectUpdate.ts"
 import { currentTraceparent } from "../../domain/platform/Traceparent.ts"
 import { Database, type NotInTransaction } from "../platform/Database.ts"
 import { channel } from "../platform/Notifications.ts"
+import { idArray } from "../platform/sqlArrays.ts"
+import { type CheckedAppend, expectedJson, groupAppends, mergeAppends, type ReadGuard, type UpdateRow } from "./appendGroups.ts"
+
+export type { ReadGuard }
 
 /** Advisory lock class of outbox aggregates (first key of the two-key advisory lock functions; also in migration 0020). */
 export const aggregateLockClass = 0x636f01
@@ -35,21 +44,25 @@ export interface AppendOptions {
   readonly canonical?: ReadonlyArray<CanonicalRow>
 }
 
-/** What a writer validated against: `cogo.command_reads(ids, projects)` as it read (or remembered) it. */
-export interface ReadGuard {
-  /** A Postgres uuid[] literal (`idArray`). */
-  readonly ids: string
-  /** A Postgres uuid[] literal (`idArray`). */
-  readonly projects: string
-  readonly expected: ReadonlyArray<EntityRead>
+/** Writers of queued autocommit appends (each holds at most one pool connection at a time). */
+const lanes = 4
+/** Appends a lane takes at once, and outbox rows per shared call (one advisory lock per aggregate). */
+const maxTaken = 64
+const maxGroupRows = 256
+
+interface Inserted {
+  readonly id: string
+  readonly seq: string
+  readonly aggregate_type: EntityKind
+  readonly aggregate_id: string
+  readonly project_id: string
 }
 
-/** The guard's rows as `cogo.append_project_updates` compares them: arrays ordered by id, then kind. */
-const expectedJson = (rows: ReadonlyArray<EntityRead>): string =>
-  JSON.stringify(
-    rows.map((r) => [r.entity_type, r.id, r.project_id, r.deleted, r.page_id] as const)
-      .sort((a, b) => a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)
-  )
+interface Pending extends CheckedAppend {
+  readonly done: Deferred.Deferred<Option.Option<ReadonlyArray<AppendedUpdate>>, SqlError>
+  /** The caller's span: a group's call runs under its first append's. */
+  readonly span: Option.Option<Tracer.Span>
+}
 
 export interface AggregateRef {
   readonly kind: EntityKind
@@ -99,11 +112,10 @@ export class Outbox extends Context.Service<Outbox, {
           FROM (SELECT DISTINCT (a->>0) || ':' || (a->>1)::uuid::text AS k
                 FROM jsonb_array_elements(${JSON.stringify(aggregates.map((a) => [a.kind, a.id]))}::jsonb) AS a ORDER BY 1) keys`
 
-      /** One call of `cogo.append_project_updates`; no rows back when the guard failed. */
-      const run = (entries: ReadonlyArray<OutboxEntry>, canonical: ReadonlyArray<CanonicalRow>, agentRole: boolean, guard: ReadGuard | undefined) =>
-        Effect.gen(function*() {
-          const traceparent = (yield* currentTraceparent) ?? null
-          const rows = entries.map((entry, ord) => {
+      /** The outbox rows of `entries`, carrying the current trace. */
+      const updateRows = (entries: ReadonlyArray<OutboxEntry>) =>
+        Effect.map(currentTraceparent, (traceparent) =>
+          entries.map((entry, ord): UpdateRow => {
             const aggregate = aggregateOf(entry.update)
             const stored = toStored(entry.update)
             return {
@@ -115,38 +127,76 @@ export class Outbox extends Context.Service<Outbox, {
               schema_version: stored.schemaVersion,
               payload: stored.payload,
               base_version: entry.baseVersion ?? null,
-              traceparent
+              traceparent: traceparent ?? null
             }
-          })
-          const inserted = yield* sql<{ id: string; seq: string; aggregate_type: EntityKind; aggregate_id: string; project_id: string }>`
+          }))
+
+      /** One call of `cogo.append_project_updates`; `None` when the guard failed (nothing written). */
+      const call = (rows: ReadonlyArray<UpdateRow>, canonical: ReadonlyArray<CanonicalRow>, agentRole: boolean, guard: ReadGuard | undefined) =>
+        Effect.map(
+          sql<Inserted>`
             SELECT * FROM cogo.append_project_updates(
               ${JSON.stringify(rows)}::jsonb, ${JSON.stringify(canonical)}::jsonb, ${agentRole},
-              ${guard?.ids ?? "{}"}::uuid[], ${guard?.projects ?? "{}"}::uuid[],
-              ${guard === undefined ? null : expectedJson(guard.expected)}::jsonb, ${channel})`
-          if (inserted.length === 0) return Option.none()
-          // RETURNING order is not guaranteed: give each entry its row back through (aggregate, seq); the
-          // entries of one aggregate got consecutive seqs in entry order.
-          const byKey = new Map<string, (typeof inserted)[number]>()
-          const nextSeq = new Map<string, number>()
-          for (const row of inserted) {
-            const key = `${row.aggregate_type}:${row.aggregate_id}`
-            const seq = Number(row.seq)
-            byKey.set(`${key}:${seq}`, row)
-            nextSeq.set(key, Math.min(nextSeq.get(key) ?? seq, seq))
-          }
-          return Option.some(rows.map((row): AppendedUpdate => {
-            const key = `${row.aggregate_type}:${row.aggregate_id}`
-            const seq = nextSeq.get(key)!
-            nextSeq.set(key, seq + 1)
-            return { id: Number(byKey.get(`${key}:${seq}`)!.id), seq, aggregateType: row.aggregate_type, aggregateId: row.aggregate_id, projectId: row.project_id }
-          }))
+              ${idArray(guard?.ids ?? [])}::uuid[], ${idArray(guard?.projects ?? [])}::uuid[],
+              ${guard === undefined ? null : expectedJson(guard.expected)}::jsonb, ${channel})`,
+          (inserted) => inserted.length === 0 ? Option.none() : Option.some(inserted)
+        )
+
+      /**
+       * Each of `rows` with its outbox row. RETURNING order is not guaranteed: rows are matched by (aggregate,
+       * seq); the rows of one aggregate got consecutive seqs in row order. `inserted` may hold other appends'
+       * rows too (a shared call), of other aggregates.
+       */
+      const assign = (rows: ReadonlyArray<UpdateRow>, inserted: ReadonlyArray<Inserted>): ReadonlyArray<AppendedUpdate> => {
+        const byKey = new Map<string, Inserted>()
+        const nextSeq = new Map<string, number>()
+        for (const row of inserted) {
+          const key = `${row.aggregate_type}:${row.aggregate_id}`
+          const seq = Number(row.seq)
+          byKey.set(`${key}:${seq}`, row)
+          nextSeq.set(key, Math.min(nextSeq.get(key) ?? seq, seq))
+        }
+        return rows.map((row): AppendedUpdate => {
+          const key = `${row.aggregate_type}:${row.aggregate_id}`
+          const seq = nextSeq.get(key)!
+          nextSeq.set(key, seq + 1)
+          const hit = byKey.get(`${key}:${seq}`)!
+          return { id: Number(hit.id), seq, aggregateType: hit.aggregate_type, aggregateId: hit.aggregate_id, projectId: hit.project_id }
         })
+      }
+
+      // Group commit: autocommit appends queue up for `lanes` writers; each takes what has queued and writes
+      // it in as few calls as `groupAppends` allows (appendGroups.ts). Alone, an append waits for nothing.
+      const pending = yield* Queue.unbounded<Pending>()
+      const answer = (append: Pending, exit: Exit.Exit<Option.Option<ReadonlyArray<Inserted>>, SqlError>) =>
+        Deferred.done(append.done, Exit.map(exit, Option.map((inserted) => assign(append.rows, inserted))))
+      const writeAlone = (append: Pending) =>
+        Effect.flatMap(Effect.exit(call(append.rows, append.canonical, true, append.guard)), (exit) => answer(append, exit))
+      const writeGroup = (group: ReadonlyArray<Pending>): Effect.Effect<void> => {
+        const first = group[0]!
+        const write = group.length === 1 ? writeAlone(first) : Effect.gen(function*() {
+          const merged = mergeAppends(group)
+          const exit = yield* Effect.exit(call(merged.rows, merged.canonical, true, merged.guard))
+          // A guard that no longer holds or an error: each append alone, each with its own answer.
+          if (Exit.isFailure(exit) || Option.isNone(exit.value)) return yield* Effect.forEach(group, writeAlone, { discard: true })
+          for (const append of group) yield* answer(append, exit)
+        })
+        return Option.match(first.span, { onNone: () => write, onSome: (span) => Effect.withParentSpan(write, span) })
+      }
+      const lane = Effect.forever(Effect.flatMap(Queue.takeBetween(pending, 1, maxTaken), (taken) =>
+        Effect.forEach(groupAppends(taken, maxGroupRows), writeGroup, { discard: true }).pipe(
+          Effect.onInterrupt(() => Effect.forEach(taken, (append) => Deferred.interrupt(append.done), { discard: true }))
+        )))
+      for (let n = 0; n < lanes; n++) yield* Effect.forkScoped(lane)
+      yield* Effect.addFinalizer(() =>
+        Effect.flatMap(Queue.clear(pending), (left) => Effect.forEach(left, (append) => Deferred.interrupt(append.done), { discard: true })))
 
       const appendAll = Effect.fn("Outbox.appendAll")(function*(entries: ReadonlyArray<OutboxEntry>, options?: AppendOptions) {
         yield* database.requireTransaction("Outbox.append")
         if (entries.length === 0) return []
         // No guard: the rows are always written.
-        return Option.getOrThrow(yield* run(entries, options?.canonical ?? [], false, undefined))
+        const rows = yield* updateRows(entries)
+        return assign(rows, Option.getOrThrow(yield* call(rows, options?.canonical ?? [], false, undefined)))
       })
 
       const appendChecked = Effect.fn("Outbox.appendChecked")(function*(
@@ -154,9 +204,15 @@ export class Outbox extends Context.Service<Outbox, {
         options: AppendOptions & { readonly guard: ReadGuard }
       ) {
         if (entries.length === 0) return Option.some([])
+        const rows = yield* updateRows(entries)
+        const canonical = options.canonical ?? []
         // Inside a transaction the caller's role stays (it must be the agent's, see ProjectCommands).
-        const joined = Exit.isSuccess(yield* Effect.exit(database.requireTransaction("Outbox.appendChecked")))
-        return yield* run(entries, options.canonical ?? [], !joined, options.guard)
+        if (Exit.isSuccess(yield* Effect.exit(database.requireTransaction("Outbox.appendChecked")))) {
+          return Option.map(yield* call(rows, canonical, false, options.guard), (inserted) => assign(rows, inserted))
+        }
+        const done = yield* Deferred.make<Option.Option<ReadonlyArray<AppendedUpdate>>, SqlError>()
+        yield* Queue.offer(pending, { rows, canonical, guard: options.guard, done, span: yield* Effect.option(Effect.currentSpan) })
+        return yield* Deferred.await(done)
       })
 
       const append = Effect.fn("Outbox.append")(function*(entry: OutboxEntry) {

@@ -13,7 +13,8 @@
  * were read or written recently by this process (a bounded in-memory map; an id it does not hold is guessed
  * absent): the check under the locks makes a wrong guess cost a read and a retry, never a wrong write. So a
  * command on recently seen entities is one round trip, otherwise two. After `checkedAttempts` checks lost
- * to concurrent writers, the batch runs in a transaction that reads under the locks.
+ * to concurrent writers, the batch runs in a transaction that reads under the locks. Concurrent single
+ * commands share that call when it is equivalent to writing them one by one (group commit, see Outbox).
  *
  * When the caller is already inside a transaction (e.g. a job step), the commands join it; that
  * transaction must then run under `DbRole.agent` (`Database.withRole`), as the outermost one.
@@ -178,7 +179,7 @@ export class ProjectCommands extends Context.Service<ProjectCommands, {
             }
             const appended = yield* outbox.appendChecked(batch.success.updates, {
               canonical: batch.success.canonical,
-              guard: { ids: idArray(ids), projects: idArray(projects), expected: read }
+              guard: { ids, projects, expected: read }
             })
             if (Option.isSome(appended)) {
               remember(ids, batch.success.after)
