@@ -361,4 +361,19 @@ layer(jobsLayer(env), { excludeTestServices: true })("job queue statements", (it
       assert.deepStrictEqual(yield* busKinds(quiet.id), [])
       assert.deepStrictEqual((yield* queue.events(quiet.id)).map((e) => e.kind), ["enqueued", "started", "succeeded"])
     }))
+
+  it.effect("a claim mixing a quiet kind and a streamed kind still puts the streamed job's start on the bus", () =>
+    Effect.gen(function*() {
+      const queue = yield* JobQueue
+      yield* queue.configureKind("mq.mixed-quiet", { stream: false })
+      const quiet = yield* queue.submit({ kind: "mq.mixed-quiet", payload: {} })
+      const loud = yield* queue.submit({ kind: "mq.mixed-loud", payload: {} })
+      assert.deepStrictEqual(yield* busKinds(loud.id), ["enqueued"])
+      const claimed = yield* queue.claim({ workerId: "mix", kinds: ["mq.mixed-quiet", "mq.mixed-loud"], limit: 2, leaseMs: 60_000 })
+      assert.deepStrictEqual(claimed.map((j) => j.id).sort(), [quiet.id, loud.id].sort())
+      assert.deepStrictEqual(yield* busKinds(loud.id), ["enqueued", "started"], "a realtime subscriber of the streamed job sees it start")
+      const loudJob = claimed.find((j) => j.id === loud.id)!
+      assert.isTrue(yield* queue.complete("mix", loudJob, { ok: true }))
+      assert.deepStrictEqual(yield* busKinds(loud.id), ["enqueued", "started", "succeeded"])
+    }))
 })

@@ -135,6 +135,35 @@ describe("idempotency rules", () => {
         })
       }))
 
+    it.effect("waiters racing for one expired lease: exactly one takes it over and runs, the others replay its response", () =>
+      Effect.gen(function*() {
+        const idempotency = yield* Idempotency
+        const count = yield* Ref.make(0)
+        const key = freshKey()
+        // A holder (its replica died) claimed the key and never completes; its lease runs out.
+        assert.deepStrictEqual(
+          yield* idempotency.claim({ scope: devScope, key, method: "POST", path: "/orders", content: "{}" }),
+          { _tag: "Execute" }
+        )
+        yield* Effect.sleep(`${leaseMillis + 300} millis`)
+        // Four retries of the same request arrive together, all finding the lease expired.
+        const slowApp = Effect.andThen(Effect.sleep("200 millis"), countingApp(count))
+        const responses = yield* Effect.all(
+          Array.from({ length: 4 }, () => idempotency.middleware(post("/orders", "{}", { "idempotency-key": key }), slowApp)),
+          { concurrency: "unbounded" }
+        )
+        assert.strictEqual(yield* Ref.get(count), 1, "the handler ran once")
+        assert.deepStrictEqual(
+          responses.map((r) => [r.status, bodyOf(r)]),
+          Array.from({ length: 4 }, () => [201, "{\"run\":1}"])
+        )
+        assert.deepStrictEqual(
+          responses.map((r) => r.headers["idempotent-replayed"] ?? "executed").sort(),
+          ["executed", "true", "true", "true"]
+        )
+        assert.deepStrictEqual(yield* rowsOf(key), [{ state: "done", status: 201 }])
+      }))
+
     it.effect("a 500 and a failed handler give the key back at once: no row is left, the retry executes", () =>
       Effect.gen(function*() {
         const idempotency = yield* Idempotency

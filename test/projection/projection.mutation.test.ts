@@ -250,4 +250,35 @@ layer(projectionLayer({ applier: config }), { excludeTestServices: true })("proj
       const [row] = yield* sql<{ page_id: string }>`SELECT page_id FROM public.project_pages WHERE id = ${link!.id}`
       assert.strictEqual(row!.page_id, other!.id)
     }))
+
+  it.effect("a conflict on a row a user created leaves the aggregate not projected: once the user deletes it, the agent's upsert applies", () =>
+    Effect.gen(function*() {
+      const commands = yield* ProjectCommands
+      const applier = yield* ProjectionApplier
+      const admin = yield* ProjectionAdmin
+      const database = yield* Database
+      const sql = yield* PgClient.PgClient
+      const p = uuidOf(1050)
+      const x = uuidOf(1051)
+      yield* commands.upsert("project", projectState(p))
+      while ((yield* applier.processBatch).claimed > 0) {}
+      // The user creates the page first; the projector never wrote it.
+      yield* database.asUser({ sub: owner }, sql`INSERT INTO public.pages (id, project_id, name) VALUES (${x}, ${p}, 'user')`)
+      const agent = yield* commands.upsert("page", { id: x, projectId: p, name: "agent", route: null, definition: {} })
+      assert.deepStrictEqual(summaryCounts(yield* applier.processBatch), [1, 0, 0, 1, 0, 0, 0])
+      assert.deepStrictEqual((yield* admin.listConflicts({ projectId: p })).map((c) => [c.updateId, c.kind]), [[agent.updateId, "edited_by_user"]])
+      assert.deepStrictEqual(
+        yield* stateOf(x),
+        [{ appliedSeq: yield* seqOf(agent.updateId), appliedUpdateId: agent.updateId, projected: false }],
+        "the conflict does not make the user's row the projector's"
+      )
+      // The user deletes their own page: not a delete of a projected row, so the agent's next upsert creates it.
+      yield* database.asUser({ sub: owner }, sql`DELETE FROM public.pages WHERE id = ${x}`)
+      const again = yield* commands.upsert("page", { id: x, projectId: p, name: "agent 2", route: null, definition: {} })
+      assert.deepStrictEqual(summaryCounts(yield* applier.processBatch), [1, 1, 0, 0, 0, 0, 0])
+      assert.strictEqual((yield* rowOf(again.updateId)).status, "applied")
+      const [row] = yield* sql<{ name: string; updated_by: string | null }>`SELECT name, updated_by FROM public.pages WHERE id = ${x}`
+      assert.deepStrictEqual(row, { name: "agent 2", updated_by: null })
+      assert.deepStrictEqual(yield* stateOf(x), [{ appliedSeq: yield* seqOf(again.updateId), appliedUpdateId: again.updateId, projected: true }])
+    }))
 })
