@@ -281,4 +281,138 @@ layer(projectionLayer({ applier: config }), { excludeTestServices: true })("proj
       assert.deepStrictEqual(row, { name: "agent 2", updated_by: null })
       assert.deepStrictEqual(yield* stateOf(x), [{ appliedSeq: yield* seqOf(again.updateId), appliedUpdateId: again.updateId, projected: true }])
     }))
+  it.effect("deleting a page or a project forgets the rows its cascade removed: linking or creating them again applies (no deleted_by_user)", () =>
+    Effect.gen(function*() {
+      const commands = yield* ProjectCommands
+      const applier = yield* ProjectionApplier
+      const admin = yield* ProjectionAdmin
+      const sql = yield* PgClient.PgClient
+      const p = uuidOf(1060)
+      const [, page, other] = yield* commands.write([
+        { _tag: "upsert", kind: "project", state: projectState(p) },
+        { _tag: "upsert", kind: "page", state: { projectId: p, name: "p", route: null, definition: {} } },
+        { _tag: "upsert", kind: "page", state: { projectId: p, name: "q", route: null, definition: {} } }
+      ])
+      const [link] = yield* commands.write([{ _tag: "upsert", kind: "project_page", state: { projectId: p, pageId: page!.id, position: 0, isHome: true } }])
+      while ((yield* applier.processBatch).claimed > 0) {}
+      assert.deepStrictEqual((yield* stateOf(link!.id)).map((s) => s.projected), [true])
+
+      // The page's delete alone in its batch: the link goes with it in public, and the link is no longer the projector's.
+      yield* commands.remove("page", page!.id)
+      assert.deepStrictEqual(summaryCounts(yield* applier.processBatch), [1, 1, 0, 0, 0, 0, 0])
+      assert.deepStrictEqual((yield* stateOf(link!.id)).map((s) => s.projected), [false])
+      const relinked = yield* commands.upsert("project_page", { id: link!.id, projectId: p, pageId: other!.id, position: 1, isHome: true })
+      assert.deepStrictEqual(summaryCounts(yield* applier.processBatch), [1, 1, 0, 0, 0, 0, 0])
+      assert.strictEqual((yield* rowOf(relinked.updateId)).status, "applied")
+      const links = yield* sql<{ page_id: string }>`SELECT page_id FROM public.project_pages WHERE id = ${link!.id}`
+      assert.deepStrictEqual(links.map((l) => l.page_id), [other!.id])
+
+      // The project's delete alone in its batch: its pages and links go with it; created again later, they apply.
+      yield* commands.remove("project", p)
+      assert.deepStrictEqual(summaryCounts(yield* applier.processBatch), [1, 1, 0, 0, 0, 0, 0])
+      assert.deepStrictEqual((yield* stateOf(other!.id)).map((s) => s.projected), [false])
+      const [, again] = yield* commands.write([
+        { _tag: "upsert", kind: "project", state: projectState(p) },
+        { _tag: "upsert", kind: "page", state: { id: other!.id, projectId: p, name: "q again", route: null, definition: {} } }
+      ])
+      assert.deepStrictEqual(summaryCounts(yield* applier.processBatch), [2, 2, 0, 0, 0, 0, 0])
+      assert.strictEqual((yield* rowOf(again!.updateId)).status, "applied")
+      assert.deepStrictEqual(yield* admin.listConflicts({ projectId: p }), [])
+      const [row] = yield* sql<{ name: string }>`SELECT name FROM public.pages WHERE id = ${other!.id}`
+      assert.strictEqual(row?.name, "q again")
+      assert.deepStrictEqual((yield* stateOf(other!.id)).map((s) => s.projected), [true])
+    }))
+
+  it.effect("upserts of one aggregate collapse within a batch, with or without deletes: its public version moves once", () =>
+    Effect.gen(function*() {
+      const commands = yield* ProjectCommands
+      const applier = yield* ProjectionApplier
+      const sql = yield* PgClient.PgClient
+      const p = uuidOf(1070)
+      const [, page, doomed] = yield* commands.write([
+        { _tag: "upsert", kind: "project", state: projectState(p) },
+        { _tag: "upsert", kind: "page", state: { projectId: p, name: "v0", route: null, definition: {} } },
+        { _tag: "upsert", kind: "page", state: { projectId: p, name: "doomed", route: null, definition: {} } }
+      ])
+      while ((yield* applier.processBatch).claimed > 0) {}
+      const versionOf = Effect.map(
+        sql<{ name: string; version: string }>`SELECT name, version FROM public.pages WHERE id = ${page!.id}`,
+        ([row]) => ({ name: row!.name, version: Number(row!.version) })
+      )
+      const before = yield* versionOf
+      const renames = (names: ReadonlyArray<string>) =>
+        names.map((name) => ({ _tag: "upsert" as const, kind: "page" as const, state: { id: page!.id, projectId: p, name, route: null, definition: {} } }))
+
+      // Upserts only (three states of the page, then the same ahead of a delete): one write of the last state each time.
+      yield* commands.write(renames(["v1", "v2", "v3"]))
+      assert.deepStrictEqual(summaryCounts(yield* applier.processBatch), [3, 3, 0, 0, 0, 0, 0])
+      assert.deepStrictEqual(yield* versionOf, { name: "v3", version: before.version + 1 })
+
+      yield* commands.write([...renames(["v4", "v5", "v6"]), { _tag: "delete", kind: "page", id: doomed!.id }])
+      assert.deepStrictEqual(summaryCounts(yield* applier.processBatch), [4, 4, 0, 0, 0, 0, 0])
+      assert.deepStrictEqual(yield* versionOf, { name: "v6", version: before.version + 2 })
+      assert.strictEqual((yield* sql`SELECT id FROM public.pages WHERE id = ${doomed!.id}`).length, 0)
+    }))
+
+  it.effect("in a batch redone one update at a time, a conflicting update stays a conflict: the user's row is kept", () =>
+    Effect.gen(function*() {
+      const commands = yield* ProjectCommands
+      const applier = yield* ProjectionApplier
+      const admin = yield* ProjectionAdmin
+      const database = yield* Database
+      const sql = yield* PgClient.PgClient
+      const p = uuidOf(1080)
+      const [, page] = yield* commands.write([
+        { _tag: "upsert", kind: "project", state: projectState(p) },
+        { _tag: "upsert", kind: "page", state: { projectId: p, name: "agent", route: null, definition: {} } }
+      ])
+      yield* commands.write([{ _tag: "upsert", kind: "project_page", state: { projectId: p, pageId: page!.id, position: 0, isHome: true } }])
+      while ((yield* applier.processBatch).claimed > 0) {}
+      yield* database.asUser({ sub: owner }, sql`UPDATE public.pages SET name = 'user' WHERE id = ${page!.id}`)
+      // A second link of the page fails in public (forcing the one-by-one redo); the page update conflicts with the user's edit.
+      const [bad, stale] = yield* commands.write([
+        { _tag: "upsert", kind: "project_page", state: { projectId: p, pageId: page!.id, position: 1, isHome: false } },
+        { _tag: "upsert", kind: "page", state: { id: page!.id, projectId: p, name: "agent 2", route: null, definition: {} } }
+      ])
+      const batch = yield* applier.processBatch
+      assert.strictEqual(batch.mode, "isolated")
+      assert.deepStrictEqual(summaryCounts(batch), [2, 0, 0, 1, 1, 0, 0])
+      assert.strictEqual((yield* rowOf(bad!.updateId)).status, "pending")
+      assert.deepStrictEqual(yield* rowOf(stale!.updateId), { status: "conflict", attempts: 0, last_error: null, retry_in: null, acknowledged: true })
+      assert.deepStrictEqual((yield* admin.listConflicts({ projectId: p })).map((c) => [c.updateId, c.kind]), [[stale!.updateId, "edited_by_user"]])
+      const [kept] = yield* sql<{ name: string }>`SELECT name FROM public.pages WHERE id = ${page!.id}`
+      assert.strictEqual(kept!.name, "user")
+    }))
+
+  it.effect("a rebuild over several pages of updates (batchSize 4) restores the live projection of the project", () =>
+    Effect.gen(function*() {
+      const commands = yield* ProjectCommands
+      const applier = yield* ProjectionApplier
+      const sql = yield* PgClient.PgClient
+      const p = uuidOf(1090)
+      const [, a, b, c] = yield* commands.write([
+        { _tag: "upsert", kind: "project", state: projectState(p) },
+        { _tag: "upsert", kind: "page", state: { projectId: p, name: "a1", route: null, definition: {} } },
+        { _tag: "upsert", kind: "page", state: { projectId: p, name: "b1", route: null, definition: {} } },
+        { _tag: "upsert", kind: "page", state: { projectId: p, name: "c1", route: null, definition: {} } }
+      ])
+      // Later states of the same pages: replayed in a later page of the rebuild than their first state.
+      yield* commands.write([
+        { _tag: "upsert", kind: "page", state: { id: a!.id, projectId: p, name: "a2", route: "/a", definition: {} } },
+        { _tag: "upsert", kind: "page", state: { id: b!.id, projectId: p, name: "b2", route: null, definition: {} } },
+        { _tag: "upsert", kind: "page", state: { id: a!.id, projectId: p, name: "a3", route: "/a3", definition: {} } }
+      ])
+      while ((yield* applier.processBatch).claimed > 0) {}
+      const pages = sql<{ id: string; name: string; route: string | null }>`SELECT id, name, route FROM public.pages WHERE project_id = ${p} ORDER BY name`
+      const live = yield* pages
+      assert.deepStrictEqual(live.map((row) => row.name), ["a3", "b2", "c1"])
+      const state = yield* stateOf(a!.id)
+      // Drift: a row edited, one lost.
+      yield* sql`UPDATE public.pages SET name = 'drifted' WHERE id = ${b!.id}`
+      yield* sql`DELETE FROM public.pages WHERE id = ${c!.id}`
+
+      assert.deepStrictEqual(yield* applier.rebuildProject(p), { replayed: 7 })
+      assert.deepStrictEqual(yield* pages, live)
+      assert.deepStrictEqual(yield* stateOf(a!.id), state)
+    }))
 })
