@@ -21,6 +21,7 @@
  */
 import * as fs from "node:fs"
 import { Worker } from "node:worker_threads"
+import { monitorEventLoopDelay } from "node:perf_hooks"
 import { PgClient } from "@effect/sql-pg"
 import { Duration, Effect, Fiber, Layer, Stream } from "effect"
 import { upsert } from "../src/domain/cqrs/ProjectUpdate.ts"
@@ -230,7 +231,11 @@ const latency = (options: Options, perTransaction: number, databaseUrl: string |
       Effect.forkChild
     )
 
+    // How long this process's event loop (projection worker, watcher) was held up while the writers ran.
+    const loopDelay = monitorEventLoopDelay({ resolution: 5 })
+    loopDelay.enable()
     const written = yield* runWriters({ rate: options.rate, seconds: options.seconds, perTransaction, projects }, databaseUrl)
+    loopDelay.disable()
     const deadline = performance.now() + 30_000
     while (visibility(written.commits, announcements).some(Number.isNaN) && performance.now() < deadline) yield* Effect.sleep(Duration.millis(50))
     yield* Fiber.interrupt(watcher)
@@ -249,7 +254,9 @@ const latency = (options: Options, perTransaction: number, databaseUrl: string |
       ...summarize(samples.filter(Number.isFinite)),
       committedRate,
       missing: samples.filter((s) => !Number.isFinite(s)).length,
-      worker: { p50: Number(worker?.p50 ?? Number.NaN), p99: Number(worker?.p99 ?? Number.NaN), max: Number(worker?.max ?? Number.NaN), batches: Number(worker?.batches ?? 0) }
+      worker: { p50: Number(worker?.p50 ?? Number.NaN), p99: Number(worker?.p99 ?? Number.NaN), max: Number(worker?.max ?? Number.NaN), batches: Number(worker?.batches ?? 0) },
+      // The histogram is in ns and includes the 5 ms sampling resolution.
+      loopDelay: { p50: loopDelay.percentile(50) / 1e6, p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 }
     }
   }).pipe(
     Effect.provide(Layer.mergeAll(ProjectCommands.layer, ProjectionWorker.layerWith(latencyWorker)).pipe(
@@ -292,6 +299,11 @@ const benchBackend = (backend: "postgres" | "embedded", env: Record<string, stri
             backend,
             `  of which worker lag, outbox insert -> applied on the DB clock (${fmt(live.worker.batches, 0)} batches)`,
             fmt(live.count, 0), "", fmt(live.worker.p50), fmt(live.worker.p99), fmt(live.worker.max), ""
+          ],
+          [
+            backend,
+            "  event-loop delay of the process under test (worker + watcher; 5 ms sampling included)",
+            "", "", fmt(live.loopDelay.p50), fmt(live.loopDelay.p99), fmt(live.loopDelay.max), ""
           ]
         )
       }

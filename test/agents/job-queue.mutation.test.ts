@@ -5,10 +5,13 @@
  * workers are off and its rescue loop waits an hour): each test drives the queue itself, on a real database.
  */
 import { assert, layer } from "@effect/vitest"
-import { Duration, Effect, Option } from "effect"
+import { Duration, Effect, Metric, Option, Queue, Stream } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
 import type { ClaimedJob, JobId } from "../../src/domain/jobs/Job.ts"
+import { Database, DbRole } from "../../src/services/platform/Database.ts"
 import { EventBus } from "../../src/services/platform/EventBus.ts"
+import { Notifications, type Topic } from "../../src/services/platform/Notifications.ts"
+import { jobTransitions } from "../../src/services/jobs/jobTransitions.ts"
 import { JobQueue } from "../../src/services/jobs/JobQueue.ts"
 import { exponentialRetry } from "../../src/services/jobs/RetryPolicy.ts"
 import { jobsLayer } from "./layers.ts"
@@ -45,6 +48,44 @@ const busKinds = (id: JobId) =>
   Effect.flatMap(Effect.service(EventBus), (bus) => bus.since({ afterId: 0, jobId: id })).pipe(
     Effect.map((events) => events.filter((e) => e.topic === "job").map((e) => e.kind))
   )
+
+/**
+ * What a LISTENer of `topic` receives: `listening(topic)` subscribes and waits until a probe comes back (the
+ * listener is live); `upToProbe()` then sends a probe and returns every payload received before it. NOTIFYs are
+ * delivered in commit order, so the payloads are exactly those of the statements committed in between.
+ */
+const listening = (topic: Topic) =>
+  Effect.gen(function*() {
+    const notifications = yield* Notifications
+    const received = yield* Queue.unbounded<string>()
+    yield* notifications.subscribe(topic).pipe(Stream.runForEach((n) => Queue.offer(received, n.payload)), Effect.forkChild)
+    let probes = 0
+    const upToProbe = Effect.gen(function*() {
+      const probe = `probe-${++probes}`
+      yield* notifications.notify(topic, probe)
+      const before: Array<string> = []
+      for (;;) {
+        const payload = yield* Queue.take(received).pipe(Effect.timeout("5 seconds"))
+        if (payload === probe) return before
+        if (!payload.startsWith("probe-")) before.push(payload)
+      }
+    })
+    // Until the listener is live, probes may be lost: retry a short wait for one.
+    yield* Effect.gen(function*() {
+      const probe = `probe-${++probes}`
+      yield* notifications.notify(topic, probe)
+      for (;;) {
+        const payload = yield* Queue.take(received).pipe(Effect.timeout("100 millis"))
+        if (payload === probe) return
+      }
+    }).pipe(Effect.retry({ times: 100 }))
+    yield* upToProbe
+    return { upToProbe }
+  })
+
+/** The transition counter of one kind and event. */
+const transitions = (kind: string, event: string) =>
+  Effect.map(Metric.value(Metric.withAttributes(jobTransitions, { kind, event })), (state) => state.count)
 
 const transient = { tag: "ProviderUnavailable", message: "down", retryable: true }
 const permanent = { tag: "InvalidToolInput", message: "nope", retryable: false }
@@ -375,5 +416,192 @@ layer(jobsLayer(env), { excludeTestServices: true })("job queue statements", (it
       const loudJob = claimed.find((j) => j.id === loud.id)!
       assert.isTrue(yield* queue.complete("mix", loudJob, { ok: true }))
       assert.deepStrictEqual(yield* busKinds(loud.id), ["enqueued", "started", "succeeded"])
+    }))
+  it.effect("enqueue: an empty batch enqueues nothing; a job keeps its creator and the caller's trace; the caller sees it queued", () =>
+    Effect.gen(function*() {
+      const queue = yield* JobQueue
+      const db = yield* Database
+      const sql = yield* SqlClient
+      assert.deepStrictEqual(yield* db.withRole(DbRole.agent, queue.enqueueMany([])), [])
+      const createdBy = "00000000-0000-0000-0000-0000000000b7"
+      const [job, span] = yield* Effect.gen(function*() {
+        const enqueued = yield* queue.submit({ kind: "mq.owned", payload: {}, createdBy })
+        return [enqueued, yield* Effect.currentSpan] as const
+      }).pipe(Effect.withSpan("caller"))
+      assert.strictEqual(job.created, true)
+      assert.strictEqual(job.state, "queued")
+      const [stored] = yield* sql<{ created_by: string | null; traceparent: string | null }>`
+        SELECT created_by, traceparent FROM cogo.jobs WHERE id = ${job.id}`
+      assert.strictEqual(stored!.created_by, createdBy, "realtime authorises a project-less job's watcher by its creator")
+      assert.match(stored!.traceparent ?? "", new RegExp(`^00-${span.traceId}-[0-9a-f]{16}-0[01]$`), "the worker continues the caller's trace")
+      const [bus] = (yield* Effect.flatMap(Effect.service(EventBus), (b) => b.since({ afterId: 0, jobId: job.id })))
+      assert.strictEqual(bus!.traceparent, stored!.traceparent)
+    }))
+
+  it.effect("enqueue: a batch mixing a quiet and a streamed kind puts only the streamed job's enqueued on the bus", () =>
+    Effect.gen(function*() {
+      const queue = yield* JobQueue
+      const db = yield* Database
+      yield* queue.configureKind("mq.batch-quiet", { stream: false })
+      yield* queue.configureKind("mq.batch-quiet2", { stream: false })
+      const [q1, loud, q2, q3] = yield* db.withRole(DbRole.agent, queue.enqueueMany([
+        { kind: "mq.batch-quiet", payload: {} },
+        { kind: "mq.batch-loud", payload: {} },
+        { kind: "mq.batch-quiet2", payload: {} },
+        { kind: "mq.batch-quiet", payload: {} }
+      ]))
+      assert.deepStrictEqual(yield* busKinds(loud!.id), ["enqueued"])
+      for (const q of [q1!, q2!, q3!]) assert.deepStrictEqual(yield* busKinds(q.id), [])
+      // One quiet and one streamed kind.
+      const [q4, loud2] = yield* db.withRole(DbRole.agent, queue.enqueueMany([
+        { kind: "mq.batch-quiet", payload: {} },
+        { kind: "mq.batch-loud", payload: {} }
+      ]))
+      assert.deepStrictEqual(yield* busKinds(loud2!.id), ["enqueued"])
+      assert.deepStrictEqual(yield* busKinds(q4!.id), [])
+      // Two quiet kinds alone: none streams.
+      const [a, b] = yield* db.withRole(DbRole.agent, queue.enqueueMany([
+        { kind: "mq.batch-quiet", payload: {} },
+        { kind: "mq.batch-quiet2", payload: {} }
+      ]))
+      assert.deepStrictEqual([...(yield* busKinds(a!.id)), ...(yield* busKinds(b!.id))], [])
+    }))
+
+  it.effect("notifications: enqueue wakes workers with topic jobs; a change that streams or ends jobs wakes bus listeners, others do not", () =>
+    Effect.gen(function*() {
+      const queue = yield* JobQueue
+      const jobs = yield* listening("jobs")
+      const bus = yield* listening("bus")
+      yield* queue.configureKind("mq.wake-quiet", { stream: false })
+
+      const loud = yield* queue.submit({ kind: "mq.wake-loud", payload: {} })
+      assert.deepStrictEqual(yield* jobs.upToProbe, ["mq.wake-loud"], "idle workers are woken for the new job's kind")
+      const loudBus = yield* bus.upToProbe
+      assert.strictEqual(loudBus.length, 1, "the streamed enqueue notifies bus listeners once")
+      const [enqueued] = yield* Effect.flatMap(Effect.service(EventBus), (b) => b.since({ afterId: 0, jobId: loud.id }))
+      assert.deepStrictEqual(loudBus, [String(enqueued!.id)], "with the last bus event id")
+
+      yield* queue.submit({ kind: "mq.wake-quiet", payload: {} })
+      assert.deepStrictEqual(yield* jobs.upToProbe, ["mq.wake-quiet"])
+      assert.deepStrictEqual(yield* bus.upToProbe, [], "a quiet enqueue streams nothing and ends no job: no bus notification")
+
+      const [claimed] = yield* queue.claim({ workerId: "wk", kinds: ["mq.wake-quiet"], limit: 1, leaseMs: 60_000 })
+      assert.deepStrictEqual(yield* bus.upToProbe, [], "a quiet start: no bus notification")
+      assert.isTrue(yield* queue.complete("wk", claimed!, { ok: true }))
+      assert.deepStrictEqual(yield* bus.upToProbe, [""], "a quiet job that ends still wakes awaitTerminal (nothing new on the bus)")
+      assert.deepStrictEqual(yield* jobs.upToProbe, [], "claims and completions create no work: workers are not woken")
+
+      // A rescued job is work again: idle workers are woken for it.
+      const lost = yield* queue.submit({ kind: "mq.wake-rescue", payload: {} })
+      yield* queue.claim({ workerId: "wk", kinds: ["mq.wake-rescue"], limit: 1, leaseMs: 60_000 })
+      yield* jobs.upToProbe
+      yield* expireLease(lost.id)
+      assert.strictEqual(yield* queue.rescueExpired, 1)
+      assert.deepStrictEqual(yield* jobs.upToProbe, ["mq.wake-rescue"])
+    }))
+
+  it.effect("metrics: cogo_job_transitions_total counts each change by kind and event", () =>
+    Effect.gen(function*() {
+      const queue = yield* JobQueue
+      const db = yield* Database
+      const before = {
+        a: yield* transitions("mq.count-a", "enqueued"),
+        b: yield* transitions("mq.count-b", "enqueued"),
+        started: yield* transitions("mq.count-a", "started")
+      }
+      yield* db.withRole(DbRole.agent, queue.enqueueMany([
+        { kind: "mq.count-a", payload: {} },
+        { kind: "mq.count-b", payload: {} },
+        { kind: "mq.count-a", payload: {} },
+        { kind: "mq.count-a", payload: {} }
+      ]))
+      assert.strictEqual((yield* transitions("mq.count-a", "enqueued")) - before.a, 3)
+      assert.strictEqual((yield* transitions("mq.count-b", "enqueued")) - before.b, 1)
+      yield* queue.claim({ workerId: "cnt", kinds: ["mq.count-a"], limit: 2, leaseMs: 60_000 })
+      assert.strictEqual((yield* transitions("mq.count-a", "started")) - before.started, 2)
+      const snapshot = (yield* Metric.snapshot).find((m) =>
+        m.id === "cogo_job_transitions_total" && m.attributes?.["kind"] === "mq.count-b" && m.attributes?.["event"] === "enqueued")
+      assert.isDefined(snapshot, "exported under its documented name, labelled by kind and event")
+      assert.strictEqual(snapshot!.type, "Counter")
+      assert.strictEqual(snapshot!.description, "Job state changes, by job kind and event")
+      assert.deepInclude(snapshot!.state as object, { count: before.b + 1, incremental: true })
+    }))
+
+  it.effect("events: an unknown job has none; progress data is kept as given and streamed with the job's kind, attempt and trace", () =>
+    Effect.gen(function*() {
+      const queue = yield* JobQueue
+      assert.deepStrictEqual(yield* queue.events("00000000-0000-0000-0000-00000000dead" as JobId), [])
+      const { id } = yield* queue.submit({ kind: "mq.progress", payload: {} })
+      const [job] = yield* queue.claim({ workerId: "pg", kinds: ["mq.progress"], limit: 1, leaseMs: 60_000 })
+      // The handler's own data may carry an `attempt` field: it is opaque, not an attempt's end.
+      yield* queue.progress(job!, { pct: 50, attempt: 1 })
+      assert.isTrue(yield* queue.complete("pg", job!, { ok: true }))
+      const trail = yield* queue.events(id)
+      assert.deepStrictEqual(trail.map((e) => e.kind), ["enqueued", "started", "progress", "succeeded"])
+      assert.deepStrictEqual(trail[1]!.data, { state: "running", attempt: 1, workerId: "pg" })
+      assert.deepStrictEqual(trail[2]!.data, { pct: 50, attempt: 1 })
+      const events = yield* Effect.flatMap(Effect.service(EventBus), (b) => b.since({ afterId: 0, jobId: id }))
+      const progress = events.find((e) => e.kind === "progress")!
+      assert.deepStrictEqual(progress.payload, { jobKind: "mq.progress", attempt: 1, data: { pct: 50, attempt: 1 } })
+      assert.isNotNull(job!.traceparent)
+      assert.strictEqual(progress.traceparent, job!.traceparent)
+    }))
+
+  it.effect("events: a job cancelled while running keeps its attempt's start (worker and time from the cancel event)", () =>
+    Effect.gen(function*() {
+      const queue = yield* JobQueue
+      const { id } = yield* queue.submit({ kind: "mq.cancel-trail", payload: {} })
+      const [job] = yield* queue.claim({ workerId: "cw", kinds: ["mq.cancel-trail"], limit: 1, leaseMs: 60_000 })
+      assert.isTrue(yield* queue.cancel(id))
+      const trail = yield* queue.events(id)
+      assert.deepStrictEqual(trail.map((e) => e.kind), ["enqueued", "started", "cancelled"])
+      assert.deepStrictEqual(trail[1]!.data, { state: "running", attempt: 1, workerId: "cw" })
+      assert.strictEqual(trail[1]!.createdAt, job!.startedAt.toISOString())
+    }))
+
+  it.effect("events: a line logged by a lost attempt after the job succeeded comes after its succeeded event", () =>
+    Effect.gen(function*() {
+      const queue = yield* JobQueue
+      const { id } = yield* queue.submit({ kind: "mq.late-log", payload: {} })
+      const [lost] = yield* queue.claim({ workerId: "gone", kinds: ["mq.late-log"], limit: 1, leaseMs: 60_000 })
+      yield* expireLease(id)
+      // Other tests' expired leases may be rescued in the same sweep.
+      assert.isAtLeast(yield* queue.rescueExpired, 1)
+      const [second] = yield* queue.claim({ workerId: "live", kinds: ["mq.late-log"], limit: 1, leaseMs: 60_000 })
+      assert.isTrue(yield* queue.complete("live", second!, 1))
+      yield* Effect.sleep("5 millis")
+      yield* queue.log(lost!, "still here")
+      assert.deepStrictEqual((yield* queue.events(id)).map((e) => e.kind), ["enqueued", "started", "rescued", "started", "succeeded", "log"])
+    }))
+
+  it.effect("events: a line logged in the transaction that completes the job comes before its succeeded event", () =>
+    Effect.gen(function*() {
+      const queue = yield* JobQueue
+      const sql = yield* SqlClient
+      const { id } = yield* queue.submit({ kind: "mq.same-tx", payload: {} })
+      const [job] = yield* queue.claim({ workerId: "tx", kinds: ["mq.same-tx"], limit: 1, leaseMs: 60_000 })
+      yield* sql.withTransaction(Effect.andThen(queue.log(job!, "done soon"), queue.complete("tx", job!, 1)))
+      const [times] = yield* sql<{ same: boolean }>`
+        SELECT (SELECT max(created_at) FROM cogo.job_events WHERE job_id = ${id}) = finished_at AS same FROM cogo.jobs WHERE id = ${id}`
+      assert.isTrue(times!.same, "written at the same transaction time")
+      assert.deepStrictEqual((yield* queue.events(id)).map((e) => e.kind), ["enqueued", "started", "log", "succeeded"])
+    }))
+
+  it.effect("events: rows of older versions without the attempt's start (or its number) yield no invented started event", () =>
+    Effect.gen(function*() {
+      const queue = yield* JobQueue
+      const sql = yield* SqlClient
+      const [job] = yield* sql<{ id: JobId }>`
+        INSERT INTO cogo.jobs (kind, state, attempts, started_at, locked_by)
+        VALUES ('mq.legacy', 'running', 3, now(), 'w3') RETURNING id`
+      yield* sql`INSERT INTO cogo.job_events (job_id, kind, data) VALUES
+        (${job!.id}, 'retrying', '{"state":"queued","attempt":1}'), (${job!.id}, 'retrying', '{"state":"queued"}')`
+      const trail = yield* queue.events(job!.id)
+      assert.deepStrictEqual(trail.map((e) => e.kind), ["enqueued", "retrying", "retrying"],
+        "attempt 1 and 2 have no known start; attempt 3 follows an attempt whose end row is unnumbered")
+      const [done] = yield* sql<{ id: JobId }>`
+        INSERT INTO cogo.jobs (kind, state, attempts) VALUES ('mq.legacy', 'succeeded', 1) RETURNING id`
+      assert.deepStrictEqual((yield* queue.events(done!.id)).map((e) => e.kind), ["enqueued"],
+        "no finish time, no derived succeeded (and no start time, no derived started)")
     }))
 })
