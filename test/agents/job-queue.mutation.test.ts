@@ -233,11 +233,12 @@ layer(jobsLayer(env), { excludeTestServices: true })("job queue statements", (it
       assert.isNull(after1.locked_by)
       assert.isNull(after1.lease_ms)
       assert.isFalse(after1.finished)
-      assert.isTrue(after1.run_in_ms > 800 && after1.run_in_ms <= 1000, `first backoff ${after1.run_in_ms}`)
+      // Lower bounds leave time for a loaded machine between the fail and the read; the upper ones are exact.
+      assert.isTrue(after1.run_in_ms > 500 && after1.run_in_ms <= 1000, `first backoff ${after1.run_in_ms}`)
       assert.deepStrictEqual(after1.last_error, transient)
       if (out1._tag === "Retrying") {
         assert.strictEqual(out1.attempt, 1)
-        assert.isTrue(out1.runAt.getTime() - Date.now() > 800, "runAt is the retry time")
+        assert.isTrue(out1.runAt.getTime() - Date.now() > 500, "runAt is the retry time")
       }
       assert.deepStrictEqual(yield* queue.claim({ workerId: "r", kinds: ["mq.retry"], limit: 1, leaseMs: 60_000 }), [], "not before its backoff")
 
@@ -245,7 +246,7 @@ layer(jobsLayer(env), { excludeTestServices: true })("job queue statements", (it
       assert.strictEqual(second.attempt, 2)
       assert.strictEqual((yield* queue.fail("r", second, transient))._tag, "Retrying")
       const after2 = yield* row(id)
-      assert.isTrue(after2.run_in_ms > 1800 && after2.run_in_ms <= 2000, `second backoff doubles: ${after2.run_in_ms}`)
+      assert.isTrue(after2.run_in_ms > 1500 && after2.run_in_ms <= 2000, `second backoff doubles: ${after2.run_in_ms}`)
 
       // A failure to a stale attempt number (the job's attempt moved on) changes nothing.
       const third = yield* claimNow
