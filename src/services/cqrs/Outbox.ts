@@ -166,8 +166,11 @@ export class Outbox extends Context.Service<Outbox, {
       }
 
       // Group commit: autocommit appends queue up for `lanes` writers; each takes what has queued and writes
-      // it in as few calls as `groupAppends` allows (appendGroups.ts). Alone, an append waits for nothing.
+      // it in as few calls as `groupAppends` allows (appendGroups.ts). An append that finds nothing else in flight
+      // is written by its caller at once.
       const pending = yield* Queue.unbounded<Pending>()
+      /** Autocommit appends being written (by their caller or a lane) or queued. */
+      let inFlight = 0
       const answer = (append: Pending, exit: Exit.Exit<Option.Option<ReadonlyArray<Inserted>>, SqlError>) =>
         Deferred.done(append.done, Exit.map(exit, Option.map((inserted) => assign(append.rows, inserted))))
       const writeAlone = (append: Pending) =>
@@ -210,9 +213,19 @@ export class Outbox extends Context.Service<Outbox, {
         if (Exit.isSuccess(yield* Effect.exit(database.requireTransaction("Outbox.appendChecked")))) {
           return Option.map(yield* call(rows, canonical, false, options.guard), (inserted) => assign(rows, inserted))
         }
-        const done = yield* Deferred.make<Option.Option<ReadonlyArray<AppendedUpdate>>, SqlError>()
-        yield* Queue.offer(pending, { rows, canonical, guard: options.guard, done, span: yield* Effect.option(Effect.currentSpan) })
-        return yield* Deferred.await(done)
+        // Nothing else being written: write it here, without the hop to a lane (the common case at low load).
+        const direct = inFlight === 0
+        inFlight++
+        return yield* Effect.ensuring(
+          direct
+            ? Effect.map(call(rows, canonical, true, options.guard), Option.map((inserted) => assign(rows, inserted)))
+            : Effect.gen(function*() {
+              const done = yield* Deferred.make<Option.Option<ReadonlyArray<AppendedUpdate>>, SqlError>()
+              yield* Queue.offer(pending, { rows, canonical, guard: options.guard, done, span: yield* Effect.option(Effect.currentSpan) })
+              return yield* Deferred.await(done)
+            }),
+          Effect.sync(() => inFlight--)
+        )
       })
 
       const append = Effect.fn("Outbox.append")(function*(entry: OutboxEntry) {
