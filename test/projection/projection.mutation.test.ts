@@ -54,6 +54,21 @@ const seqOf = (id: number) =>
     return Number(row!.seq)
   })
 
+/** Project `p` with pages p and q and a link to p, all projected. */
+const linkedProject = (p: string) =>
+  Effect.gen(function*() {
+    const commands = yield* ProjectCommands
+    const applier = yield* ProjectionApplier
+    const [, page, other] = yield* commands.write([
+      { _tag: "upsert", kind: "project", state: projectState(p) },
+      { _tag: "upsert", kind: "page", state: { projectId: p, name: "p", route: null, definition: {} } },
+      { _tag: "upsert", kind: "page", state: { projectId: p, name: "q", route: null, definition: {} } }
+    ])
+    const [link] = yield* commands.write([{ _tag: "upsert", kind: "project_page", state: { projectId: p, pageId: page!.id, position: 0, isHome: true } }])
+    while ((yield* applier.processBatch).claimed > 0) {}
+    return { page: page!, other: other!, link: link! }
+  })
+
 const summaryCounts = (s: { claimed: number; applied: number; superseded: number; conflicts: number; retried: number; dead: number; held: number }) =>
   [s.claimed, s.applied, s.superseded, s.conflicts, s.retried, s.dead, s.held]
 
@@ -228,13 +243,7 @@ layer(projectionLayer({ applier: config }), { excludeTestServices: true })("proj
       const applier = yield* ProjectionApplier
       const sql = yield* PgClient.PgClient
       const p = uuidOf(1040)
-      const [, page, other] = yield* commands.write([
-        { _tag: "upsert", kind: "project", state: projectState(p) },
-        { _tag: "upsert", kind: "page", state: { projectId: p, name: "p", route: null, definition: {} } },
-        { _tag: "upsert", kind: "page", state: { projectId: p, name: "q", route: null, definition: {} } }
-      ])
-      const [link] = yield* commands.write([{ _tag: "upsert", kind: "project_page", state: { projectId: p, pageId: page!.id, position: 0, isHome: true } }])
-      while ((yield* applier.processBatch).claimed > 0) {}
+      const { page, other, link } = yield* linkedProject(p)
       // One batch: the link is updated, then its page is deleted (the delete cascades to the link in public).
       const [moved] = yield* commands.write([
         { _tag: "upsert", kind: "project_page", state: { id: link!.id, projectId: p, pageId: page!.id, position: 3, isHome: true } },
@@ -281,6 +290,7 @@ layer(projectionLayer({ applier: config }), { excludeTestServices: true })("proj
       assert.deepStrictEqual(row, { name: "agent 2", updated_by: null })
       assert.deepStrictEqual(yield* stateOf(x), [{ appliedSeq: yield* seqOf(again.updateId), appliedUpdateId: again.updateId, projected: true }])
     }))
+
   it.effect("deleting a page or a project forgets the rows its cascade removed: linking or creating them again applies (no deleted_by_user)", () =>
     Effect.gen(function*() {
       const commands = yield* ProjectCommands
@@ -288,13 +298,7 @@ layer(projectionLayer({ applier: config }), { excludeTestServices: true })("proj
       const admin = yield* ProjectionAdmin
       const sql = yield* PgClient.PgClient
       const p = uuidOf(1060)
-      const [, page, other] = yield* commands.write([
-        { _tag: "upsert", kind: "project", state: projectState(p) },
-        { _tag: "upsert", kind: "page", state: { projectId: p, name: "p", route: null, definition: {} } },
-        { _tag: "upsert", kind: "page", state: { projectId: p, name: "q", route: null, definition: {} } }
-      ])
-      const [link] = yield* commands.write([{ _tag: "upsert", kind: "project_page", state: { projectId: p, pageId: page!.id, position: 0, isHome: true } }])
-      while ((yield* applier.processBatch).claimed > 0) {}
+      const { page, other, link } = yield* linkedProject(p)
       assert.deepStrictEqual((yield* stateOf(link!.id)).map((s) => s.projected), [true])
 
       // The page's delete alone in its batch: the link goes with it in public, and the link is no longer the projector's.
