@@ -389,12 +389,19 @@ layer(EdgeServerLive({ COGO_REALTIME_MAX_CONNECTIONS_PER_USER: "4", COGO_REALTIM
       const start = history[0]![0]! - 1
       const overflowsBefore = yield* metric("realtime_overflow_disconnects_total")
 
+      // The hub has dispatched the history once a watcher of another project sees a later event (strict id order).
+      const probeProject = yield* newProject(alice, "rt-probe")
+      const probe = yield* connect(`${url}/functions/v1/realtime/projects/${probeProject}`, headers)
+      yield* subscribersAre(1)
+      yield* publish({ kind: "probe", projectId: probeProject })
+      yield* receive(probe, 1, "the probe event")
+      probe.close()
+      yield* subscribersAre(0)
       // A watcher at the live tail shows what the hub has dispatched.
       const tail = yield* connect(streamUrl, headers)
       yield* subscribersAre(1)
       // Both replay from the start without reading: their replays stall, so live events are held for them.
       const early = yield* connect(streamUrl, { ...headers, "last-event-id": String(start) }, false)
-      console.log("DBG", early.status, yield* subscribers, tail.ended(), tail.frames.length, tail.comments())
       yield* subscribersAre(2)
       const firstLive = yield* Effect.forEach([1, 2, 3], (n) => publish({ kind: `live${n}`, projectId }))
       yield* receive(tail, 3, "the first live events")
