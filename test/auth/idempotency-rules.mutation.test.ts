@@ -135,6 +135,20 @@ describe("idempotency rules", () => {
         })
       }))
 
+    it.effect("a key released between a second request's insert and its read: that request tries again and runs", () =>
+      Effect.gen(function*() {
+        const idempotency = yield* Idempotency
+        const request = { scope: "s", key: freshKey(), method: "POST", path: "/p", content: "c" }
+        assert.deepStrictEqual(yield* idempotency.claim(request), { _tag: "Execute" })
+        // The second claim's INSERT (a conflict: the key is held) goes out first; the holder's release (its handler
+        // failed) is queued before that claim's read, which then finds no row.
+        const second = yield* Effect.forkChild(idempotency.claim(request))
+        yield* Effect.yieldNow
+        yield* idempotency.release(request.scope, request.key)
+        assert.deepStrictEqual(yield* Fiber.join(second), { _tag: "Execute" })
+        assert.deepStrictEqual((yield* rowsOf(request.key)).length, 1, "held again, by the second request")
+      }))
+
     it.effect("waiters racing for one expired lease: exactly one takes it over and runs, the others replay its response", () =>
       Effect.gen(function*() {
         const idempotency = yield* Idempotency
