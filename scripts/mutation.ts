@@ -42,7 +42,7 @@ const modules: ReadonlyArray<Module> = [
   {
     name: "realtime",
     file: "src/services/realtime/{Realtime,Fanout}.ts",
-    tests: ["test/edge/realtime.test.ts", "test/security/realtime-bounds.test.ts"]
+    tests: ["test/edge/realtime.test.ts", "test/security/realtime-bounds.test.ts", "test/edge/realtime.mutation.test.ts"]
   },
   {
     name: "job-queue",
