@@ -165,16 +165,18 @@ export class Outbox extends Context.Service<Outbox, {
         })
       }
 
+      /** One call, its rows matched back to `rows`; `None` when the guard failed. */
+      const callAssigned = (rows: ReadonlyArray<UpdateRow>, canonical: ReadonlyArray<CanonicalRow>, agentRole: boolean, guard: ReadGuard | undefined) =>
+        Effect.map(call(rows, canonical, agentRole, guard), Option.map((inserted) => assign(rows, inserted)))
+
       // Group commit: autocommit appends queue up for `lanes` writers; each takes what has queued and writes
       // it in as few calls as `groupAppends` allows (appendGroups.ts). An append that finds nothing else in flight
       // is written by its caller at once.
       const pending = yield* Queue.unbounded<Pending>()
       /** Autocommit appends being written (by their caller or a lane) or queued. */
       let inFlight = 0
-      const answer = (append: Pending, exit: Exit.Exit<Option.Option<ReadonlyArray<Inserted>>, SqlError>) =>
-        Deferred.done(append.done, Exit.map(exit, Option.map((inserted) => assign(append.rows, inserted))))
       const writeAlone = (append: Pending) =>
-        Effect.flatMap(Effect.exit(call(append.rows, append.canonical, true, append.guard)), (exit) => answer(append, exit))
+        Effect.flatMap(Effect.exit(callAssigned(append.rows, append.canonical, true, append.guard)), (exit) => Deferred.done(append.done, exit))
       const writeGroup = (group: ReadonlyArray<Pending>): Effect.Effect<void> => {
         const first = group[0]!
         const write = group.length === 1 ? writeAlone(first) : Effect.gen(function*() {
@@ -182,7 +184,8 @@ export class Outbox extends Context.Service<Outbox, {
           const exit = yield* Effect.exit(call(merged.rows, merged.canonical, true, merged.guard))
           // A guard that no longer holds or an error: each append alone, each with its own answer.
           if (Exit.isFailure(exit) || Option.isNone(exit.value)) return yield* Effect.forEach(group, writeAlone, { discard: true })
-          for (const append of group) yield* answer(append, exit)
+          const inserted = exit.value.value
+          for (const append of group) yield* Deferred.succeed(append.done, Option.some(assign(append.rows, inserted)))
         })
         return Option.match(first.span, { onNone: () => write, onSome: (span) => Effect.withParentSpan(write, span) })
       }
@@ -199,7 +202,7 @@ export class Outbox extends Context.Service<Outbox, {
         if (entries.length === 0) return []
         // No guard: the rows are always written.
         const rows = yield* updateRows(entries)
-        return assign(rows, Option.getOrThrow(yield* call(rows, options?.canonical ?? [], false, undefined)))
+        return Option.getOrThrow(yield* callAssigned(rows, options?.canonical ?? [], false, undefined))
       })
 
       const appendChecked = Effect.fn("Outbox.appendChecked")(function*(
@@ -211,14 +214,14 @@ export class Outbox extends Context.Service<Outbox, {
         const canonical = options.canonical ?? []
         // Inside a transaction the caller's role stays (it must be the agent's, see ProjectCommands).
         if (Exit.isSuccess(yield* Effect.exit(database.requireTransaction("Outbox.appendChecked")))) {
-          return Option.map(yield* call(rows, canonical, false, options.guard), (inserted) => assign(rows, inserted))
+          return yield* callAssigned(rows, canonical, false, options.guard)
         }
         // Nothing else being written: write it here, without the hop to a lane (the common case at low load).
         const direct = inFlight === 0
         inFlight++
         return yield* Effect.ensuring(
           direct
-            ? Effect.map(call(rows, canonical, true, options.guard), Option.map((inserted) => assign(rows, inserted)))
+            ? callAssigned(rows, canonical, true, options.guard)
             : Effect.gen(function*() {
               const done = yield* Deferred.make<Option.Option<ReadonlyArray<AppendedUpdate>>, SqlError>()
               yield* Queue.offer(pending, { rows, canonical, guard: options.guard, done, span: yield* Effect.option(Effect.currentSpan) })
