@@ -9,7 +9,8 @@
  *
  * `npm run bench -- rest reads [--rows N] [--concurrency C] [--fetch]`: IDE reads under RLS with a user JWT,
  * `GET /rest/v1/pages` (50 rows of one project), against the same SELECT run in-process as that user
- * (`Database.asUser`). The HTTP client runs in a worker thread (node:http, keep-alive), as a remote client
+ * (`Database.asUser`: BEGIN, set_config, SELECT, COMMIT) and against the one statement the service runs
+ * (`cogo.rest_read`, migration 0025) called in-process. The HTTP client runs in a worker thread (node:http, keep-alive), as a remote client
  * would, so it does not share the server's event loop; `--fetch` runs it on the server's own event loop
  * instead (the figures before issue 16 were measured that way). A second table gives CPU per request of the
  * server's thread and of the in-process run (`process.threadCpuUsage`), which a busy machine distorts less
@@ -18,7 +19,7 @@
 import { Effect } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
 import * as jose from "jose"
-import { Database, DbRole } from "../src/services/platform/Database.ts"
+import { Database, DbRole, userClaimsSetting } from "../src/services/platform/Database.ts"
 import { fmt, printTable, summarize } from "./_table.ts"
 import { startService } from "./_edge.ts"
 
@@ -161,23 +162,38 @@ const reads = async (args: ReadonlyArray<string>) => {
         SELECT id, name, route, version::float8 AS version FROM public.pages WHERE project_id = ${projectId} ORDER BY name`)
       if (rows.length !== 50) throw new Error("expected 50 pages")
     }))
+    // The same read as the service now runs it (issue 16): one statement through cogo.rest_read, body as JSON text.
+    const readText = `SELECT count(*)::int, coalesce(json_agg(_r), '[]')::text FROM (SELECT "id", "name", "route", "version"
+      FROM public.pages WHERE "project_id" = ($1->>0)::uuid ORDER BY "name" ASC) _r`
+    const directOneStatement = () => inProcess(Effect.gen(function*() {
+      const sql = yield* SqlClient
+      const [read] = yield* sql<{ count: number }>`SELECT count FROM cogo.rest_read(${DbRole.authenticated}, ${userClaimsSetting(claims)}, ${readText}, ${
+        JSON.stringify([projectId])
+      }::jsonb)`
+      if (read?.count !== 50) throw new Error("expected 50 pages")
+    }))
     await http(200) // warm-up
     await mainThread(200, concurrency, direct)
+    await mainThread(200, concurrency, directOneStatement)
     const results: Array<Array<string>> = []
     const cpu: Array<Array<string>> = []
     const perRequest = (us: number) => fmt(us / requests, 0)
     for (let round = 1; round <= 3; round++) {
       const h = await http(requests)
       const d = await mainThread(requests, concurrency, direct)
+      const one = await mainThread(requests, concurrency, directOneStatement)
       const perSecond = (m: { wallMs: number }) => requests / (m.wallMs / 1000)
-      results.push([String(round), fmt(perSecond(h), 0), fmt(h.p50), fmt(h.p99), fmt(perSecond(d), 0), fmt(d.p50), fmt(d.p99), fmt(perSecond(h) / perSecond(d))])
+      results.push([
+        String(round), fmt(perSecond(h), 0), fmt(h.p50), fmt(h.p99), fmt(perSecond(d), 0), fmt(d.p50), fmt(d.p99), fmt(perSecond(h) / perSecond(d)),
+        fmt(perSecond(one), 0), fmt(perSecond(h) / perSecond(one))
+      ])
       cpu.push([String(round), perRequest(h.serverCpuUs), sameProcessClient ? "(in server)" : perRequest(h.clientCpuUs), perRequest(d.serverCpuUs), fmt(d.serverCpuUs / h.serverCpuUs)])
     }
     printTable(
       `/rest/v1 reads under RLS (GET pages, 50 rows, user JWT), ${requests} requests x 3 rounds, ${concurrency} concurrent, ${
         process.env["DATABASE_URL"] === undefined ? "embedded PGlite" : "PostgreSQL"
       }, HTTP client: ${sameProcessClient ? "fetch on the server's event loop" : "node:http keep-alive in a worker thread"}`,
-      ["round", "HTTP req/s", "HTTP p50 ms", "HTTP p99 ms", "in-process req/s", "in-proc p50 ms", "in-proc p99 ms", "ratio"],
+      ["round", "HTTP req/s", "HTTP p50 ms", "HTTP p99 ms", "in-process req/s", "in-proc p50 ms", "in-proc p99 ms", "ratio", "in-process 1-statement req/s", "ratio vs 1-statement"],
       results
     )
     printTable(

@@ -3,7 +3,8 @@ import { createClient } from "@supabase/supabase-js"
 import { Effect } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
 import * as jose from "jose"
-import { Database, DbRole } from "../../src/services/platform/Database.ts"
+import { Database, DbRole, sqlStateOf } from "../../src/services/platform/Database.ts"
+import { isSqlError } from "effect/sql/SqlError"
 import { anonKey, baseUrl, EdgeServerLive, serviceRoleKey, signToken, userToken } from "./server.ts"
 
 const alice = "a11ce000-0000-4000-8000-000000000001"
@@ -110,6 +111,78 @@ layer(EdgeServerLive(), { excludeTestServices: true })("edge auth, CORS, limits 
       assert.strictEqual(new Date(String(row["created_at"])).toISOString(), "2026-01-02T03:04:05.123Z")
       const many = yield* read(`assets?project_id=eq.${projectId}`, "application/vnd.pgrst.object+json")
       assert.deepStrictEqual([many.status, (JSON.parse(many.body) as { readonly details?: string }).details], [406, "The result contains 2 rows"])
+    }))
+
+  it.effect("a read is one statement (cogo.rest_read): every operator and value kind, hostile values stay values, RLS holds", () =>
+    Effect.gen(function*() {
+      const url = yield* baseUrl
+      const sql = yield* SqlClient
+      const db = yield* Database
+      const projectId = "5a000000-0000-4000-8000-0000000000b2"
+      yield* db.withRole(DbRole.projector, Effect.gen(function*() {
+        yield* sql`INSERT INTO public.projects (id, name, owner_id) VALUES (${projectId}, 'ops', ${alice})`
+        yield* sql`INSERT INTO public.assets (project_id, name, size_bytes, created_at) VALUES
+          (${projectId}, 'o1', 10, '2026-01-01T00:00:00Z'), (${projectId}, 'o2', 20, '2026-01-02T00:00:00Z'),
+          (${projectId}, 'o3', 30, '2026-01-03T00:00:00Z'), (${projectId}, 'o4', NULL, '2026-01-04T00:00:00Z'),
+          (${projectId}, ${"o'5 $1 )::text; DROP TABLE public.assets; --"}, 50, '2026-01-05T00:00:00Z')`
+      }))
+      const asAlice = { authorization: `Bearer ${yield* Effect.promise(() => userToken(alice))}` }
+      const asBob = { authorization: `Bearer ${yield* Effect.promise(() => userToken(bob))}` }
+      const names = (query: string, headers = asAlice) =>
+        Effect.promise(async () => {
+          const response = await fetch(`${url}/rest/v1/assets?select=name&project_id=eq.${projectId}&order=name&${query}`, { headers })
+          const body = await response.text()
+          if (response.status !== 200) return `${response.status} ${body}`
+          // Sorted here: the collation orders the hostile name differently on PGlite and PostgreSQL.
+          return (JSON.parse(body) as ReadonlyArray<{ readonly name: string }>).map((row) => row.name).sort().join(",")
+        })
+      const hostile = "o'5 $1 )::text; DROP TABLE public.assets; --"
+      // Expected rows written out by hand from the five inserted above.
+      const cases: ReadonlyArray<readonly [string, string]> = [
+        ["size_bytes=gt.10", `${hostile},o2,o3`],
+        ["size_bytes=gte.20&size_bytes=lte.30", "o2,o3"],
+        ["size_bytes=lt.20", "o1"],
+        ["size_bytes=neq.20", `${hostile},o1,o3`],
+        ["size_bytes=is.null", "o4"],
+        ["created_at=gte.2026-01-03T00:00:00Z&created_at=lt.2026-01-05T00:00:00Z", "o3,o4"],
+        ["name=in.(o1,o4,nothing)", "o1,o4"],
+        [`name=eq.${encodeURIComponent(hostile)}`, hostile],
+        [`name=in.(${encodeURIComponent(`"${hostile}"`)},o2)`, `${hostile},o2`],
+        ["name=eq.$1", ""],
+        ["size_bytes=lte.30&limit=2&offset=1", "o2,o3"],
+        ["size_bytes=gte.20&size_bytes=lte.30&limit=1", "o2"]
+      ]
+      for (const [query, expected] of cases) {
+        assert.strictEqual(yield* names(query), expected, query)
+      }
+      // Row-level security inside the one statement: Bob is not a member of Alice's project.
+      assert.strictEqual(yield* names("size_bytes=gt.0", asBob), "")
+      // The table is intact after the hostile values.
+      const [count] = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM public.assets WHERE project_id = ${projectId}`
+      assert.strictEqual(count?.n, 5)
+    }))
+
+  it.effect("cogo.rest_read: only the service's login may run it, and a caller's transaction keeps its own role and claims", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient
+      const db = yield* Database
+      const read = `SELECT count(*)::int, '[]'::text FROM public.pages`
+      for (const role of [DbRole.agent, DbRole.projector, DbRole.service, DbRole.authenticated, DbRole.anon]) {
+        const refused = yield* db.withRole(role, sql`SELECT * FROM cogo.rest_read('authenticated', NULL, ${read}, '[]'::jsonb)`).pipe(
+          Effect.flip,
+          Effect.map((error) => isSqlError(error) ? sqlStateOf(error)?.code : String(error))
+        )
+        assert.strictEqual(refused, "42501", role)
+      }
+      // The service's login, inside a longer transaction of its own: after the read it is itself again.
+      const [after] = yield* sql.withTransaction(Effect.gen(function*() {
+        yield* sql`SELECT set_config('request.jwt.claims', '{"sub":"x"}', true)`
+        const [read1] = yield* sql<{ count: number }>`SELECT count FROM cogo.rest_read('authenticated', '{"sub":"0e000000-0000-4000-8000-00000000000e"}', ${read}, '[]'::jsonb)`
+        assert.strictEqual(read1?.count, 0) // no membership for that user: RLS applied
+        return yield* sql<{ role: string; claims: string; who: string; login: string }>`SELECT current_setting('role') AS role,
+          current_setting('request.jwt.claims') AS claims, current_user::text AS who, session_user::text AS login`
+      }))
+      assert.deepStrictEqual(after, { role: "none", claims: "{\"sub\":\"x\"}", who: after?.login ?? "", login: after?.login ?? "" })
     }))
 
   it.effect("attack list: alg none, expired, wrong audience, tampered payload, other key, bad role are all 401", () =>

@@ -17,38 +17,45 @@ import { HttpRouter, HttpServerResponse } from "effect/http"
 import { SqlClient } from "effect/sql/SqlClient"
 import { Auth, type Principal } from "../../services/auth/Auth.ts"
 import { Conflicts } from "../../services/authoring/Conflicts.ts"
-import { Database, DbRole, inRoleTransaction } from "../../services/platform/Database.ts"
+import { Database, DbRole, userClaimsSetting } from "../../services/platform/Database.ts"
 import { problemResponse } from "../../services/platform/problemResponse.ts"
 import { pgrstError } from "../http/ProblemJson.ts"
 import { parseReadQuery, QueryError, type ReadQuery } from "./query.ts"
-import { ident, jsonProjectionOf, loadCatalogue, singleObjectMediaType, whereOf } from "./sql.ts"
+import { ident, jsonProjectionOf, jsonValuesOf, loadCatalogue, singleObjectMediaType, whereOf } from "./sql.ts"
 import { addRpcRoutes } from "./rpc.ts"
 import { addWriteRoutes } from "./writes.ts"
 
 /** `GET /rest/v1/:table`, and the writes of writes.ts. */
 export const PostgrestLive = HttpRouter.use(Effect.fn(function*(router) {
   const sql = yield* SqlClient
-  const db = yield* Database
   const auth = yield* Auth
 
   const catalogue = yield* loadCatalogue(sql)
 
   /**
    * The rows of a read as PostgreSQL's own JSON (one text value, PostgREST's `json_agg` shape, written to the
-   * response as is: no row decoding nor re-encoding here) and their count.
+   * response as is: no row decoding nor re-encoding here) and their count. One round trip: `cogo.rest_read`
+   * (migration 0025) switches to the caller's role and claims and then runs the read, with the request's values
+   * passed apart from the statement text.
    */
   const run = (principal: Principal, query: ReadQuery) => {
+    const { values, bind } = jsonValuesOf(sql)
     const orderBy = query.order.length === 0 ? "" : `ORDER BY ${
       query.order.map((o) => `${ident(o.column)} ${o.descending ? "DESC" : "ASC"}${o.nulls === undefined ? "" : ` NULLS ${o.nulls.toUpperCase()}`}`).join(", ")
     }`
-    const statement = sql<{ readonly count: number; readonly body: string }>`SELECT count(*)::int AS count, coalesce(json_agg(_r), '[]')::text AS body
-      FROM (SELECT ${sql.unsafe(jsonProjectionOf(catalogue.get(query.table)!, query.columns))} FROM public.${sql.unsafe(ident(query.table))}
-        ${whereOf(sql, query.filters)} ${sql.unsafe(orderBy)}
-        ${query.limit === undefined ? sql`` : sql`LIMIT ${query.limit}`} ${query.offset === undefined ? sql`` : sql`OFFSET ${query.offset}`}) _r`
-    const rows = principal.role === "service_role"
-      ? inRoleTransaction(sql, DbRole.service, statement)
-      : db.asUser(principal.claims, statement)
-    return Effect.map(rows, ([result]) => result ?? { count: 0, body: "[]" })
+    const kinds = catalogue.get(query.table)!
+    const [read] = sql`SELECT count(*)::int AS count, coalesce(json_agg(_r), '[]')::text AS body
+      FROM (SELECT ${sql.unsafe(jsonProjectionOf(kinds, query.columns))} FROM public.${sql.unsafe(ident(query.table))}
+        ${whereOf(sql, query.filters, kinds, bind)} ${sql.unsafe(orderBy)}
+        ${query.limit === undefined ? sql`` : sql`LIMIT ${bind(query.limit, "bigint")}`} ${query.offset === undefined ? sql`` : sql`OFFSET ${bind(query.offset, "bigint")}`}) _r`
+      .compile()
+    const [role, claims] = principal.role === "service_role"
+      ? [DbRole.service, null]
+      : [DbRole.authenticated, userClaimsSetting(principal.claims)]
+    return Effect.map(
+      sql<{ readonly count: number; readonly body: string }>`SELECT count, body FROM cogo.rest_read(${role}, ${claims}, ${read}, ${JSON.stringify(values)}::jsonb)`,
+      ([result]) => result ?? { count: 0, body: "[]" }
+    )
   }
 
   yield* router.add("GET", "/rest/v1/:table", (request) =>
@@ -81,6 +88,6 @@ export const PostgrestLive = HttpRouter.use(Effect.fn(function*(router) {
       Effect.catchTag("SqlError", (e) => Effect.die(e))
     ))
 
-  yield* addWriteRoutes(router, { sql, db, auth, catalogue })
+  yield* addWriteRoutes(router, { sql, db: yield* Database, auth, catalogue })
   yield* addRpcRoutes(router, auth, yield* Conflicts)
 }))

@@ -47,33 +47,52 @@ export const loadCatalogue = (sql: SqlClient) =>
     }
   )
 
-/** One filter as a condition (values are parameters, the column a catalogue name). */
-export const condition = (sql: SqlClient, filter: Filter): Fragment => {
+/** How a request value enters a statement: a bind parameter, or (reads) a reference into `cogo.rest_read`'s values. */
+export type Bind = (value: string | number | boolean | null, kind: ColumnKind) => Fragment
+
+/** A bind parameter whose type PostgreSQL infers from the column it is compared with. */
+export const parameterOf = (sql: SqlClient): Bind => (value) => sql`${value}`
+
+/**
+ * Values of a read run through `cogo.rest_read` (migration 0025): each one is appended to `values` (sent as one
+ * JSON array) and referenced as `($1->>n)::<column type>`; the statement text carries no request value.
+ */
+export const jsonValuesOf = (sql: SqlClient) => {
+  const values: Array<string | number | boolean | null> = []
+  const bind: Bind = (value, kind) => {
+    values.push(value)
+    return sql.literal(`($1->>${values.length - 1})::${castOf[kind]}`)
+  }
+  return { values, bind }
+}
+
+/** One filter as a condition (values through `bind`, the column a catalogue name of kind `kind`). */
+export const condition = (sql: SqlClient, filter: Filter, kind: ColumnKind, bind: Bind): Fragment => {
   const col = sql.unsafe(ident(filter.column))
   const first = filter.values[0] ?? null
   switch (filter.op) {
     case "eq":
-      return sql`${col} = ${first}`
+      return sql`${col} = ${bind(first, kind)}`
     case "neq":
-      return sql`${col} <> ${first}`
+      return sql`${col} <> ${bind(first, kind)}`
     case "gt":
-      return sql`${col} > ${first}`
+      return sql`${col} > ${bind(first, kind)}`
     case "gte":
-      return sql`${col} >= ${first}`
+      return sql`${col} >= ${bind(first, kind)}`
     case "lt":
-      return sql`${col} < ${first}`
+      return sql`${col} < ${bind(first, kind)}`
     case "lte":
-      return sql`${col} <= ${first}`
+      return sql`${col} <= ${bind(first, kind)}`
     case "in":
-      return filter.values.length === 0 ? sql`false` : sql`${col} IN ${sql.in(filter.values as ReadonlyArray<string>)}`
+      return filter.values.length === 0 ? sql`false` : sql`${col} IN (${sql.csv(filter.values.map((value) => bind(value, kind)))})`
     case "is":
       return first === null ? sql`${col} IS NULL` : first === true ? sql`${col} IS TRUE` : sql`${col} IS FALSE`
   }
 }
 
-/** `WHERE a AND b` (empty without filters). */
-export const whereOf = (sql: SqlClient, filters: ReadonlyArray<Filter>): Fragment =>
-  filters.length === 0 ? sql`` : sql`WHERE ${sql.and(filters.map((filter) => condition(sql, filter)))}`
+/** `WHERE a AND b` (empty without filters) over the columns `kinds` of one table. */
+export const whereOf = (sql: SqlClient, filters: ReadonlyArray<Filter>, kinds: ReadonlyMap<string, ColumnKind>, bind: Bind = parameterOf(sql)): Fragment =>
+  filters.length === 0 ? sql`` : sql`WHERE ${sql.and(filters.map((filter) => condition(sql, filter, kinds.get(filter.column) ?? "text", bind)))}`
 
 /**
  * The select list of `names` for PostgreSQL to encode as JSON (reads and write representations): plain columns, each once, so bigints

@@ -184,7 +184,7 @@ export const addWriteRoutes = Effect.fn(function*(router: HttpRouter.HttpRouter,
       }
       const guarded = version === undefined ? filters : [...filters, { column: "version", op: "eq" as const, values: [String(version)] }]
       if (method === "DELETE") {
-        return { statement: sql`DELETE FROM ${target} ${whereOf(sql, guarded)} RETURNING ${returningSql}`, version, filters }
+        return { statement: sql`DELETE FROM ${target} ${whereOf(sql, guarded, kinds)} RETURNING ${returningSql}`, version, filters }
       }
       if (!isRow(body)) return pgrstError(400, "PGRST102", "Empty or invalid json", { details: "the body must be one object" })
       const columns = columnsOf(table, kinds, [body], null, new Set([...serverOwned, "id"]))
@@ -197,7 +197,7 @@ export const addWriteRoutes = Effect.fn(function*(router: HttpRouter.HttpRouter,
         if (HttpServerResponse.isHttpServerResponse(cell)) return cell
         assignments.push(sql`${sql.unsafe(ident(name))} = ${cell}`)
       }
-      return { statement: sql`UPDATE ${target} SET ${joinComma(assignments)} ${whereOf(sql, guarded)} RETURNING ${returningSql}`, version, filters }
+      return { statement: sql`UPDATE ${target} SET ${joinComma(assignments)} ${whereOf(sql, guarded, kinds)} RETURNING ${returningSql}`, version, filters }
     })
 
   const handle = (method: Method, request: HttpServerRequest.HttpServerRequest) =>
@@ -246,7 +246,7 @@ export const addWriteRoutes = Effect.fn(function*(router: HttpRouter.HttpRouter,
           })))
         }
         if (result.count === 0 && built.version !== undefined) {
-          const current = yield* sql<{ version: string }>`SELECT version FROM public.${sql.unsafe(ident(table))} ${whereOf(sql, built.filters)} LIMIT 2`
+          const current = yield* sql<{ version: string }>`SELECT version FROM public.${sql.unsafe(ident(table))} ${whereOf(sql, built.filters, kinds)} LIMIT 2`
           if (current.length > 0) {
             return yield* Effect.fail(new Refused(pgrstError(412, "PGRST412", `the row changed: you sent version ${built.version}`, {
               details: current.length === 1 ? `current version ${current[0]!.version}` : "several rows match the filters",

@@ -42,6 +42,9 @@ export interface JwtClaims {
   readonly [claim: string]: unknown
 }
 
+/** A user's `request.jwt.claims` setting: the JWT's claims with the database role, as PostgREST sets it. */
+export const userClaimsSetting = (claims: JwtClaims): string => JSON.stringify({ role: DbRole.authenticated, ...claims })
+
 export class NotInTransaction extends Schema.TaggedError<NotInTransaction>()("NotInTransaction", {
   operation: Schema.String
 }) {}
@@ -73,9 +76,7 @@ export class Database extends Context.Service<Database, {
       const asUser = <A, E, R>(claims: JwtClaims, effect: Effect.Effect<A, E, R>) =>
         sql.withTransaction(
           Effect.andThen(
-            sql`SELECT set_config('role', ${DbRole.authenticated}, true), set_config('request.jwt.claims', ${
-              JSON.stringify({ role: DbRole.authenticated, ...claims })
-            }, true)`,
+            sql`SELECT set_config('role', ${DbRole.authenticated}, true), set_config('request.jwt.claims', ${userClaimsSetting(claims)}, true)`,
             effect
           )
         )
