@@ -6,9 +6,11 @@
  *
  * Each row is one search path: "before" (the pre-issue-16 path, a transaction with the role and settings and
  * an HNSW SELECT: 5 round trips), then `cogo.search_vectors` (one statement) with HNSW only (exact below 0) and
- * with the exact path for scopes below the threshold.
+ * with migration 0018's plan (exact below 20,000 rows), and with 0026's: exact below `exactBelow` rows, then
+ * below 20,000 rows the `rerank` best rows by sign bits re-ranked in full precision.
  *
- * `npm run bench -- vectors [n] [m:efc,...] [efSearch,...] [exactBelow,...]`, e.g. `vectors 100000 16:64 100 0,20000`.
+ * `npm run bench -- vectors [n] [m:efc,...] [efSearch,...] [exactBelow,...] [rerank,...]`, e.g.
+ * `vectors 100000 16:64 100 5000 200,400`.
  * PostgreSQL with DATABASE_URL (a scratch database: the bench drops and rebuilds the HNSW index and leaves the
  * migration's index definition back in place), else embedded PGlite in memory.
  * The data are clustered (1,000 centres plus noise), like real embeddings; uniform random vectors would be the
@@ -105,6 +107,7 @@ const load = (data: ReturnType<typeof dataset>) =>
     // scope index is rebuilt like the HNSW index below, so an earlier run's deleted rows do not bloat it.
     yield* sql`VACUUM ANALYZE cogo.vectors`
     yield* sql`REINDEX INDEX cogo.vectors_scope_exact_idx`
+    yield* sql`REINDEX INDEX cogo.vectors_scope_bits_idx`
   })
 
 const buildIndex = (m: number, efc: number) =>
@@ -137,8 +140,19 @@ export const run = async (args: ReadonlyArray<string>): Promise<void> => {
   const n = Number(args[0] ?? 100_000)
   const grid = (args[1] ?? "16:64").split(",").map((p) => p.split(":").map(Number) as [number, number])
   const efSearches = (args[2] ?? "100").split(",").map(Number)
-  // 0 = never exact (HNSW for every scope); the service's default is 20,000.
-  const exactBelows = (args[3] ?? "0,20000").split(",").map(Number)
+  // Exact below this many rows, then preselection by sign bits + full-precision re-rank of `rerank` rows below
+  // 20,000 rows (the service's defaults: 5,000 and 400). Compared in the same run with HNSW only and with
+  // migration 0018's plan (exact below 20,000).
+  const exactBelows = (args[3] ?? "5000").split(",").map(Number)
+  const reranks = (args[4] ?? "400").split(",").map(Number)
+  const binaryBelow = 20_000
+  const variants = [
+    { plan: "search_vectors, HNSW only", exactBelow: 0, binaryBelow: 0, rerank: 0 },
+    { plan: "search_vectors, exact below (0018)", exactBelow: binaryBelow, binaryBelow, rerank: 0 },
+    ...exactBelows.flatMap((exactBelow) =>
+      reranks.map((rerank) => ({ plan: "search_vectors, exact + bits/rerank below", exactBelow, binaryBelow, rerank }))
+    )
+  ]
   const postgres = process.env["DATABASE_URL"] !== undefined
   const env: Record<string, string> = postgres
     ? { DATABASE_URL: process.env["DATABASE_URL"]!, LOG_LEVEL: "Warn" }
@@ -184,21 +198,28 @@ export const run = async (args: ReadonlyArray<string>): Promise<void> => {
     console.log(`loaded ${n} vectors in ${fmt((performance.now() - loadStarted) / 1000, 1)} s`)
     for (const [m, efc] of grid) {
       const buildMs = yield* buildIndex(m, efc)
-      const report = (plan: string, ef: number, exactBelow: string, measured: ReadonlyArray<string>) => {
-        rows.push([plan, `${m}`, `${efc}`, fmt(buildMs / 1000, 1), `${ef}`, exactBelow, ...measured])
+      const report = (plan: string, ef: number, exactBelow: string, binaryBelow: string, rerank: string, measured: ReadonlyArray<string>) => {
+        rows.push([plan, `${m}`, `${efc}`, fmt(buildMs / 1000, 1), `${ef}`, exactBelow, binaryBelow, rerank, ...measured])
         console.log(rows.at(-1)!.join("  "))
       }
       for (const ef of efSearches) {
-        report("before: BEGIN+set_config+SELECT+COMMIT", ef, "-", yield* measure((i) => transactionalHnsw(targets[i]!, queryVectors[i]!, ef)))
-        for (const exactBelow of exactBelows) {
+        report("before: BEGIN+set_config+SELECT+COMMIT", ef, "-", "-", "-", yield* measure((i) => transactionalHnsw(targets[i]!, queryVectors[i]!, ef)))
+        for (const variant of variants) {
           const agent = Layer.fresh(IndexingAgent.layer).pipe(
             Layer.provide(benchEmbeddings(queryVectors)),
-            Layer.provide(ConfigProvider.layer(ConfigProvider.fromEnvRecord({ ...env, VECTOR_EF_SEARCH: String(ef), VECTOR_EXACT_BELOW: String(exactBelow) })))
+            Layer.provide(ConfigProvider.layer(ConfigProvider.fromEnvRecord({
+              ...env,
+              VECTOR_EF_SEARCH: String(ef),
+              VECTOR_EXACT_BELOW: String(variant.exactBelow),
+              VECTOR_BINARY_BELOW: String(variant.binaryBelow),
+              VECTOR_RERANK: String(variant.rerank)
+            })))
           )
           const measured = yield* Effect.flatMap(Effect.service(IndexingAgent), (indexing) => measure((i) => indexing.search(targets[i]!, `q:${i}`, k))).pipe(
             Effect.provide(agent)
           )
-          report(exactBelow === 0 ? "search_vectors, HNSW only" : "search_vectors, exact below", ef, exactBelow === 0 ? "0" : fmt(exactBelow, 0), measured)
+          const binary = variant.binaryBelow > variant.exactBelow
+          report(variant.plan, ef, fmt(variant.exactBelow, 0), binary ? fmt(variant.binaryBelow, 0) : "-", binary ? fmt(variant.rerank, 0) : "-", measured)
         }
       }
     }
@@ -209,7 +230,7 @@ export const run = async (args: ReadonlyArray<string>): Promise<void> => {
   printTable(
     `Vector search, ${fmt(n, 0)} x ${dims}-d (90% project A, 10% project B), top-${k}, ${queries} queries (80% A, 20% B), ` +
       `recall@${k} vs exact (${postgres ? "PostgreSQL" : "embedded PGlite"})`,
-    ["plan", "m", "ef_constr", "build s", "ef_search", "exact below", "recall", "p50 ms", "p99 ms", "A recall", "A p50", "A p99", "B recall", "B p50", "B p99"],
+    ["plan", "m", "ef_constr", "build s", "ef_search", "exact below", "bits below", "rerank", "recall", "p50 ms", "p99 ms", "A recall", "A p50", "A p99", "B recall", "B p50", "B p99"],
     rows
   )
 }

@@ -35,7 +35,7 @@ const cosine = (a: ReadonlyArray<number>, b: ReadonlyArray<number>) => {
   return dot / Math.sqrt(na * nb)
 }
 
-const searchesBy = (plan: "exact" | "hnsw") => Effect.map(Metric.value(Metric.withAttributes(vectorSearches, { plan })), (state) => state.count)
+const searchesBy = (plan: "exact" | "binary" | "hnsw") => Effect.map(Metric.value(Metric.withAttributes(vectorSearches, { plan })), (state) => state.count)
 
 const docs = [
   { sourceType: "doc", sourceId: "auth", text: "To sign in, users authenticate with their email address and a one-time magic link sent to their inbox." },
@@ -197,7 +197,7 @@ layer(agents, { excludeTestServices: true })("indexing and research on pgvector"
       assert.isTrue(after.every((hit) => hit.sourceId !== login))
     }))
 
-  it.effect("a small scope is searched exactly (the true top-k); above VECTOR_EXACT_BELOW the HNSW index is used; one scope only", () =>
+  it.effect("a small scope is searched exactly (the true top-k); above VECTOR_BINARY_BELOW the HNSW index is used; one scope only", () =>
     Effect.gen(function*() {
       const sql = yield* SqlClient
       const indexing = yield* IndexingAgent
@@ -229,7 +229,7 @@ layer(agents, { excludeTestServices: true })("indexing and research on pgvector"
       // The same scope with the threshold below its size: the HNSW plan, still only this project's rows.
       const hnswBefore = yield* searchesBy("hnsw")
       const approximate = yield* Effect.flatMap(Effect.service(IndexingAgent), (small) => small.search(project, query, 10)).pipe(
-        Effect.provide(Layer.fresh(IndexingAgent.layer).pipe(Layer.provide(envLayer({ VECTOR_EXACT_BELOW: "150" }))))
+        Effect.provide(Layer.fresh(IndexingAgent.layer).pipe(Layer.provide(envLayer({ VECTOR_EXACT_BELOW: "150", VECTOR_BINARY_BELOW: "150" }))))
       )
       assert.strictEqual((yield* searchesBy("hnsw")) - hnswBefore, 1, "200 rows >= 150: the HNSW plan")
       assert.strictEqual(approximate.length, 10)
@@ -238,8 +238,65 @@ layer(agents, { excludeTestServices: true })("indexing and research on pgvector"
 
       // The function's body runs as the agent role.
       const config = yield* sql<{ readonly proconfig: ReadonlyArray<string> }>`
-        SELECT proconfig FROM pg_proc WHERE oid = 'cogo.search_vectors(uuid, uuid, text, vector, integer, integer, integer)'::regprocedure`
+        SELECT proconfig FROM pg_proc WHERE oid = 'cogo.search_vectors(uuid, uuid, text, vector, integer, integer, integer, integer, integer)'::regprocedure`
       assert.include(config[0]!.proconfig, "role=cogo_agent")
+    }))
+
+  it.effect("above VECTOR_RERANK rows: the rows whose sign bits best match the query's, re-ranked in full precision, give the true top-k of the scope", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient
+      const embeddings = yield* Embeddings
+      const project = "00000000-0000-4000-8000-0000000000e5"
+      const neighbour = "00000000-0000-4000-8000-0000000000e6"
+      const query = "a settings page with a dark mode switch"
+      const [q] = yield* embeddings.embed([query])
+      // 12 vectors near the query (cosine ~0.96 down to ~0.7, each along its own random direction) among 300
+      // random ones (cosine ~0): a scope with structure, like real embeddings.
+      const directions = fixtureVectors(12, 13)
+      const near = directions.map((d, j) => {
+        const spread = 0.3 + 0.06 * j
+        const v = q!.map((x, i) => x + spread * d[i]!)
+        const norm = Math.sqrt(v.reduce((acc, x) => acc + x * x, 0))
+        return v.map((x) => x / norm)
+      })
+      const vectors = [...fixtureVectors(300, 11), ...near]
+      const rows = vectors.map((v, i) => [`w${i}`, JSON.stringify(v)])
+      yield* sql`
+        INSERT INTO cogo.vectors (project_id, source_type, source_id, chunk_index, content, content_hash, embedding, model)
+        SELECT ${project}::uuid, 'fixture', r->>0, 0, 'fixture ' || (r->>0), md5(r->>0), (r->>1)::vector, ${embeddings.model}
+        FROM jsonb_array_elements(${JSON.stringify(rows)}::jsonb) r`
+      yield* sql`
+        INSERT INTO cogo.vectors (project_id, source_type, source_id, chunk_index, content, content_hash, embedding, model)
+        VALUES (${neighbour}, 'fixture', 'intruder', 0, 'intruder', md5('intruder'), ${JSON.stringify(q)}::vector, ${embeddings.model})`
+      // The oracle: brute-force cosine over the scope's vectors.
+      const truth = vectors
+        .map((v, i) => ({ id: `w${i}`, score: cosine(v, q!) }))
+        .sort((a, b) => b.score - a.score)
+        .slice(0, 10)
+
+      const search = (env: Record<string, string>) =>
+        Effect.flatMap(Effect.service(IndexingAgent), (agent) => agent.search(project, query, 10)).pipe(
+          Effect.provide(Layer.fresh(IndexingAgent.layer).pipe(Layer.provide(envLayer(env))))
+        )
+      // Not exact (VECTOR_EXACT_BELOW 0), 312 rows > 40 candidates: the binary plan; the 40 best by sign bits hold the 12 near vectors (the offline
+      // embedder's query is sparse: its zero components are outside the mask).
+      const binaryBefore = yield* searchesBy("binary")
+      const binary = yield* search({ VECTOR_EXACT_BELOW: "0", VECTOR_RERANK: "40" })
+      assert.strictEqual((yield* searchesBy("binary")) - binaryBefore, 1, "312 rows > 40: the binary plan")
+      assert.deepStrictEqual(binary.map((h) => h.sourceId), truth.map((t) => t.id))
+      // Scores are full-precision cosine similarities, not Hamming estimates.
+      binary.forEach((hit, i) => assert.approximately(hit.score, truth[i]!.score, 1e-5))
+
+      // VECTOR_RERANK at least the scope's size: every row re-ranked, the exact plan, the same answer.
+      const exactBefore = yield* searchesBy("exact")
+      const exact = yield* search({ VECTOR_EXACT_BELOW: "0", VECTOR_RERANK: "312" })
+      assert.strictEqual((yield* searchesBy("exact")) - exactBefore, 1, "312 rows <= 312: the exact plan")
+      assert.deepStrictEqual(exact.map((h) => h.sourceId), truth.map((t) => t.id))
+
+      // The stored sign bits are pgvector's binary_quantize of the embedding (the generated column).
+      const bits = yield* sql<{ readonly bits: string }>`
+        SELECT embedding_bits::text AS bits FROM cogo.vectors WHERE project_id = ${project} AND source_id = 'w0'`
+      assert.strictEqual(bits[0]!.bits, vectors[0]!.map((x) => (x > 0 ? "1" : "0")).join(""))
     }))
 
   it.effect("cogo.vector_counts follows inserts, re-indexing, model changes and deletes per scope", () =>

@@ -2,8 +2,9 @@
  * The indexing agent: chunks documents (project content, component definitions, uploaded text), embeds the
  * chunks in batches (cached by content hash in `cogo.caches`, so unchanged text is never embedded twice),
  * and upserts them into `cogo.vectors` (pgvector, HNSW, cosine). `search` returns the top-k chunks of one
- * scope for a query in one statement (`cogo.search_vectors`, migration 0018: exact for a small scope, HNSW
- * for a large one). Registers the job kind "index.documents".
+ * scope for a query in one statement (`cogo.search_vectors`, migrations 0018 and 0026: exact below
+ * VECTOR_EXACT_BELOW rows; below VECTOR_BINARY_BELOW rows, the VECTOR_RERANK best rows by sign bits re-ranked
+ * in full precision; HNSW for a larger scope). Registers the job kind "index.documents".
  *
  * Scopes never mix: a project's vectors, one user's own vectors (indexed without a project; `owner_id`), and
  * platform-wide ones (no project, no owner: operators and jobs). The same source id in two scopes is two
@@ -53,9 +54,13 @@ const vectorLiteral: (vector: ReadonlyArray<number>) => string = toSql
 const scopeColumns = (scope: VectorScope) =>
   typeof scope === "string" || scope === null ? { projectId: scope, ownerId: null } : { projectId: null, ownerId: scope.ownerId }
 
-/** Searches by plan: "exact" (a small scope, every distance computed), "hnsw" (the approximate index), "empty". */
+/**
+ * Searches by plan: "exact" (below VECTOR_EXACT_BELOW rows, every distance computed), "binary" (below
+ * VECTOR_BINARY_BELOW rows: preselection by sign bits, full-precision re-rank), "hnsw" (the approximate
+ * index), "empty".
+ */
 export const vectorSearches = Metric.counter("cogo_vector_searches_total", {
-  description: "Vector searches, by plan (exact for a scope below VECTOR_EXACT_BELOW rows, else hnsw)",
+  description: "Vector searches, by plan (exact below VECTOR_EXACT_BELOW rows, binary below VECTOR_BINARY_BELOW rows, else hnsw)",
   incremental: true
 })
 
@@ -66,7 +71,7 @@ interface SearchRow {
   readonly content: string
   readonly metadata: unknown
   readonly score: number
-  readonly exact: boolean
+  readonly plan: "exact" | "binary" | "hnsw"
 }
 
 export const embeddingsComputed = Metric.counter("cogo_embeddings_total", {
@@ -146,8 +151,12 @@ const makeIndexingAgent = Effect.gen(function*() {
   const overlapChars = yield* Config.Int("INDEX_CHUNK_OVERLAP").pipe(Config.withDefault(120))
   // HNSW candidate list per search; chosen from `npm run bench -- vectors` (BENCHMARKS.md, "Performance (issue 16)").
   const efSearch = yield* Config.Int("VECTOR_EF_SEARCH").pipe(Config.withDefault(100))
-  // A scope with fewer rows than this is searched exactly (all its distances, no HNSW); chosen from the same bench.
-  const exactBelow = yield* Config.Int("VECTOR_EXACT_BELOW").pipe(Config.withDefault(20_000))
+  // A scope below VECTOR_BINARY_BELOW rows is not searched with HNSW (a filtered graph scan misses a small
+  // scope's neighbours): below VECTOR_EXACT_BELOW rows exactly (every distance: cheapest there), else by its
+  // VECTOR_RERANK best rows by sign bits, re-ranked in full precision. All chosen from the same bench.
+  const exactBelow = yield* Config.Int("VECTOR_EXACT_BELOW").pipe(Config.withDefault(5_000))
+  const binaryBelow = yield* Config.Int("VECTOR_BINARY_BELOW").pipe(Config.withDefault(20_000))
+  const rerank = yield* Config.Int("VECTOR_RERANK").pipe(Config.withDefault(400))
   const namespace = `embedding:${embeddings.model}`
   const scopeFilter = (scope: VectorScope, table = "cogo.vectors") => {
     const { projectId, ownerId } = scopeColumns(scope)
@@ -230,12 +239,12 @@ const makeIndexingAgent = Effect.gen(function*() {
     const [vector] = yield* embeddings.embed([query])
     const { projectId, ownerId } = scopeColumns(scope)
     const limit = Math.max(1, Math.min(100, Math.floor(k)))
-    // One statement, one round trip: the function runs as the agent role and chooses exact or HNSW (migration 0018).
+    // One statement, one round trip: the function runs as the agent role and chooses the plan (migration 0026).
     const rows = yield* sql<SearchRow>`
-      SELECT source_type, source_id, chunk_index, content, metadata, score, exact
+      SELECT source_type, source_id, chunk_index, content, metadata, score, plan
       FROM cogo.search_vectors(${projectId}::uuid, ${ownerId}::uuid, ${embeddings.model}, ${vectorLiteral(vector!)}::vector,
-                               ${limit}, ${Math.max(efSearch, limit * 4)}, ${exactBelow})`.pipe(Effect.mapError(storageFailed("vector search")))
-    const plan = rows[0] === undefined ? "empty" : rows[0].exact ? "exact" : "hnsw"
+                               ${limit}, ${Math.max(efSearch, limit * 4)}, ${exactBelow}, ${binaryBelow}, ${rerank})`.pipe(Effect.mapError(storageFailed("vector search")))
+    const plan = rows[0]?.plan ?? "empty"
     yield* Metric.update(Metric.withAttributes(vectorSearches, { plan }), 1)
     return rows
       .map((row): SearchHit => ({
