@@ -3,13 +3,23 @@
  * HTTP against the real service: job streams and who may watch them, strict id order across a transaction
  * that commits late or rolls back, a Last-Event-ID ahead of the hub, pruned history (`reset`), the per-user
  * cap's bookkeeping, heartbeats, the replay-to-live hand-over (live events held while a slow client replays,
- * and its overflow), and the metric values (subscribers, delivered, overflow, refused).
+ * and its overflow), and the metric values (subscribers, delivered, overflow, refused). A second hub over the same
+ * database (`startHub`, as a replica (re)starting) covers its configuration (payload cap, heartbeat, byte bound),
+ * a hub pass over more than one page, two transactions in flight at once, and start-up over existing history
+ * (rolled-back holes, transactions still in flight, resumes registered while they are open).
  */
+import { NodeHttpServer } from "@effect/platform-node"
+import { PgClient } from "@effect/sql-pg"
 import { assert, layer } from "@effect/vitest"
-import { Deferred, Effect, Fiber, Metric } from "effect"
+import { ConfigProvider, Context, Deferred, Effect, Fiber, Layer, Metric } from "effect"
+import { HttpRouter, HttpServer } from "effect/http"
 import { SqlClient } from "effect/sql/SqlClient"
+import * as Http from "node:http"
+import { RealtimeRoutesLive } from "../../src/edge/realtime/RealtimeRoutes.ts"
+import { Auth } from "../../src/services/auth/Auth.ts"
 import { Database, DbRole } from "../../src/services/platform/Database.ts"
-import { EventBus } from "../../src/services/platform/EventBus.ts"
+import { EventBus, type SinceOptions } from "../../src/services/platform/EventBus.ts"
+import { Notifications } from "../../src/services/platform/Notifications.ts"
 import { Realtime } from "../../src/services/realtime/Realtime.ts"
 import { createSseParser, type SseFrame } from "../support/sseClient.ts"
 import { hasRealPostgres } from "../support/TestDatabase.ts"
@@ -113,6 +123,75 @@ const publish = (event: { readonly kind: string; readonly projectId?: string; re
   })
 
 const auth = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` })
+
+/** Publishes an event in a transaction that then fails on purpose: its id is taken, its row never commits (a hole). */
+const rolledBack = (projectId: string) =>
+  Effect.gen(function*() {
+    const db = yield* Database
+    const bus = yield* EventBus
+    const failed = yield* db.withRole(DbRole.agent, Effect.flatMap(bus.publish({ topic: "project", kind: "rolled-back", projectId }), (id) => Effect.fail({ rolledBack: id }))).pipe(Effect.flip)
+    assert.isTrue("rolledBack" in failed, "rolled back on purpose, not a database error")
+    return "rolledBack" in failed ? failed.rolledBack : -1
+  })
+
+/**
+ * Publishes an event in a transaction held open until `commit` (real PostgreSQL only: PGlite is one session, a
+ * held transaction blocks every other query).
+ */
+const inFlight = (projectId: string, kind: string) =>
+  Effect.gen(function*() {
+    const db = yield* Database
+    const bus = yield* EventBus
+    const inserted = yield* Deferred.make<number>()
+    const release = yield* Deferred.make<void>()
+    const running = yield* db.withRole(DbRole.agent, Effect.gen(function*() {
+      const id = yield* bus.publish({ topic: "project", kind, projectId })
+      yield* Deferred.succeed(inserted, id)
+      yield* Deferred.await(release)
+    })).pipe(Effect.forkChild)
+    const id = yield* Deferred.await(inserted)
+    const commit = Effect.gen(function*() {
+      yield* Deferred.succeed(release, undefined)
+      const exit = yield* Fiber.await(running)
+      assert.strictEqual(exit._tag, "Success", "the held transaction commits")
+    })
+    return { id, commit }
+  })
+
+/**
+ * A second Realtime hub with its own HTTP server (the realtime routes) over the same database and services:
+ * what a replica started or restarted while `cogo.bus_events` already holds events runs. `env` is its whole
+ * configuration (heartbeat 200 ms unless set). `slowRead` runs before each of its `EventBus.since` reads (a
+ * slow database): with it a test holds a replay until the clients it needs are registered. The hub and its server stop with the caller's scope.
+ */
+const startHub = (env: Record<string, string>, slowRead: (options: SinceOptions) => Effect.Effect<void> = () => Effect.void) =>
+  Effect.gen(function*() {
+    const services = Context.pick(PgClient.PgClient, Database, EventBus, Notifications, Auth)(
+      yield* Effect.context<PgClient.PgClient | Database | EventBus | Notifications | Auth>()
+    )
+    const bus = Context.get(services, EventBus)
+    const slowBus = EventBus.of({ ...bus, since: (options) => Effect.andThen(slowRead(options), bus.since(options)) })
+    // A memo map of its own: every layer is built anew (the shared one would hand back the running hub).
+    const context = yield* Layer.buildWithMemoMap(HttpRouter.serve(RealtimeRoutesLive, { disableLogger: true }).pipe(
+      Layer.provideMerge(Realtime.layer),
+      Layer.provideMerge(NodeHttpServer.layer(() => Http.createServer(), { port: 0, host: "127.0.0.1" })),
+      Layer.provide(Layer.succeed(EventBus, slowBus)),
+      Layer.provide(ConfigProvider.layer(ConfigProvider.fromEnvRecord({ COGO_SSE_HEARTBEAT: "200 millis", ...env }))),
+      Layer.provide(Layer.succeedContext(services))
+    ), yield* Layer.makeMemoMap, yield* Effect.scope)
+    const address = Context.get(context, HttpServer.HttpServer).address
+    if (address._tag === "UnixPathAddress") throw new Error("expected a TCP address")
+    const realtime = Context.get(context, Realtime)
+    const streamUrl = (projectId: string) => `http://127.0.0.1:${address.port}/functions/v1/realtime/projects/${projectId}`
+    return {
+      streamUrl,
+      /** A connection to this hub, closed (at the latest) before the hub's server stops, also when a test fails. */
+      connect: (projectId: string, headers: Record<string, string>) =>
+        Effect.tap(connect(streamUrl(projectId), headers), (c) => Effect.addFinalizer(() => Effect.sync(() => c.close()))),
+      realtime,
+      subscribersAre: (n: number) => waitUntil(Effect.sync(() => realtime.subscriberCount() === n), `${n} subscribers of the second hub`)
+    }
+  })
 
 layer(EdgeServerLive({ COGO_REALTIME_MAX_CONNECTIONS_PER_USER: "4", COGO_REALTIME_BUFFER: "5" }), { excludeTestServices: true })("realtime (mutation findings)", (it) => {
   it.effect("job streams: project jobs for project members, project-less jobs for their creator, unknown jobs for nobody; job events arrive and replay by job", () =>
@@ -256,7 +335,9 @@ layer(EdgeServerLive({ COGO_REALTIME_MAX_CONNECTIONS_PER_USER: "4", COGO_REALTIM
       const [{ max }] = (yield* sql<{ max: string }>`SELECT max(id)::text AS max FROM cogo.bus_events`) as unknown as [{ max: string }]
       const ahead = Number(max) + 2
       const resumer = yield* connect(streamUrl, { ...headers, "last-event-id": String(ahead) })
-      yield* subscribersAre(2)
+      // Last-Event-ID = the pass's first id (unless something else took an id meanwhile): that event is not sent again.
+      const atFirst = yield* connect(streamUrl, { ...headers, "last-event-id": String(Number(max) + 1) })
+      yield* subscribersAre(3)
       const deliveredBefore = yield* metric("realtime_events_delivered_total")
       // One transaction: one hub pass with ids on both sides of the resumer's Last-Event-ID.
       const ids = yield* db.withRole(DbRole.agent, Effect.forEach([1, 2, 3, 4], (n) => bus.publish({ topic: "project", kind: `e${n}`, projectId })))
@@ -265,14 +346,18 @@ layer(EdgeServerLive({ COGO_REALTIME_MAX_CONNECTIONS_PER_USER: "4", COGO_REALTIM
       assert.deepStrictEqual(idsOf(watcher).slice(1), ids)
       assert.deepStrictEqual(idsOf(resumer), ids.filter((id) => id > ahead))
       assert.isAbove(ids.filter((id) => id > ahead).length, 0)
-      // Handed out: 4 to the watcher, those after `ahead` to the resumer.
+      yield* receive(atFirst, ids.filter((id) => id > Number(max) + 1).length, "the events after the first")
+      assert.deepStrictEqual(idsOf(atFirst), ids.filter((id) => id > Number(max) + 1))
+      // Handed out: 4 to the watcher, those after `ahead` to the resumer, those after the first to `atFirst`.
+      const handedOut = 4 + ids.filter((id) => id > ahead).length + ids.filter((id) => id > Number(max) + 1).length
       yield* waitUntil(
-        Effect.map(metric("realtime_events_delivered_total"), (n) => n - deliveredBefore >= 4 + ids.filter((id) => id > ahead).length),
+        Effect.map(metric("realtime_events_delivered_total"), (n) => n - deliveredBefore >= handedOut),
         "the delivered counter"
       )
-      assert.strictEqual((yield* metric("realtime_events_delivered_total")) - deliveredBefore, 4 + ids.filter((id) => id > ahead).length)
+      assert.strictEqual((yield* metric("realtime_events_delivered_total")) - deliveredBefore, handedOut)
       watcher.close()
       resumer.close()
+      atFirst.close()
       yield* subscribersAre(0)
     }))
 
@@ -419,17 +504,17 @@ layer(EdgeServerLive({ COGO_REALTIME_MAX_CONNECTIONS_PER_USER: "4", COGO_REALTIM
       // Both replay from the start without reading: their replays stall, so live events are held for them.
       const early = yield* connect(streamUrl, { ...headers, "last-event-id": String(start) }, false)
       yield* subscribersAre(2)
-      const firstLive = yield* Effect.forEach([1, 2, 3], (n) => publish({ kind: `live${n}`, projectId }))
-      yield* receive(tail, 3, "the first live events")
-      // Registered after the hub dispatched those three: they are in its replay, not held for it.
+      const firstLive = yield* Effect.forEach([1], (n) => publish({ kind: `live${n}`, projectId }))
+      yield* receive(tail, 1, "the first live event")
+      // Registered after the hub dispatched it: it is in its replay, not held for it.
       const late = yield* connect(streamUrl, { ...headers, "last-event-id": String(start) }, false)
       yield* subscribersAre(3)
-      // Four more: `early` holds 7 > COGO_REALTIME_BUFFER (5) and overflows; `late` holds 4.
-      const secondLive = yield* Effect.forEach([4, 5, 6, 7], (n) => publish({ kind: `live${n}`, projectId }))
-      yield* receive(tail, 7, "the last live event")
+      // Five more: `early` holds 6, one over COGO_REALTIME_BUFFER (5), and overflows; `late` holds 5, exactly the bound, and is kept.
+      const secondLive = yield* Effect.forEach([2, 3, 4, 5, 6], (n) => publish({ kind: `live${n}`, projectId }))
+      yield* receive(tail, 6, "the last live event")
       tail.close()
       yield* subscribersAre(2)
-      // Held for the two replaying connections: `late`'s four small frames (`early` dropped its held frames).
+      // Held for the two replaying connections: `late`'s five small frames (`early` dropped its held frames).
       const held = (yield* Effect.service(Realtime)).bufferedBytes()
       assert.isAbove(held, 0)
       assert.isBelow(held, 4096)
@@ -449,4 +534,180 @@ layer(EdgeServerLive({ COGO_REALTIME_MAX_CONNECTIONS_PER_USER: "4", COGO_REALTIM
       yield* subscribersAre(0)
       assert.strictEqual((yield* metric("realtime_overflow_disconnects_total")) - overflowsBefore, 1)
     }), { timeout: 60_000 })
+
+  // A hub's start-up: found by this file (2026-11-30, fifth session). Its query sorted the ids as text (`ORDER BY
+  // id` named the `id::text` output column), and the events after a start-up gap were never dispatched (a resume
+  // registered while the gap was open skipped them for good). The hub now starts below the first missing id and
+  // runs its first pass before anyone can connect.
+  it.effect("a hub started over existing history: its live tail starts after that history, a rolled-back hole in it holds nothing back, a resume replays exactly what followed Last-Event-ID", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const projectId = yield* newProject(alice, "rt-restart")
+      const headers = auth(yield* Effect.promise(() => userToken(alice)))
+      const h1 = yield* publish({ kind: "h1", projectId })
+      yield* rolledBack(projectId)
+      const h2 = yield* publish({ kind: "h2", projectId })
+      const hub = yield* startHub({})
+      const tail = yield* hub.connect(projectId, headers)
+      yield* hub.subscribersAre(1)
+      const n1 = yield* publish({ kind: "n1", projectId })
+      yield* receive(tail, 1, "the first event published after the start")
+      const resumed = yield* hub.connect(projectId, { ...headers, "last-event-id": String(h1) })
+      yield* receive(resumed, 2, "the replay after h1")
+      const n2 = yield* publish({ kind: "n2", projectId })
+      yield* receive(tail, 2, "the next event on the live tail")
+      yield* receive(resumed, 3, "the next event on the resumed connection")
+      assert.deepStrictEqual(idsOf(tail), [n1, n2], "no history on the live tail")
+      assert.deepStrictEqual(idsOf(resumed), [h2, n1, n2])
+      tail.close()
+      resumed.close()
+      yield* hub.subscribersAre(0)
+    })))
+
+  it.effect.skipIf(!hasRealPostgres)("transactions in flight across a hub's start: their events reach its live tail when they commit, in id order, with what they held back", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const projectId = yield* newProject(alice, "rt-restart-inflight")
+      const headers = auth(yield* Effect.promise(() => userToken(alice)))
+      const before = yield* publish({ kind: "before", projectId })
+      const first = yield* inFlight(projectId, "slow-1")
+      const between = yield* publish({ kind: "between", projectId })
+      const second = yield* inFlight(projectId, "slow-2")
+      const committed = yield* publish({ kind: "committed", projectId })
+      const hub = yield* startHub({})
+      const tail = yield* hub.connect(projectId, headers)
+      yield* hub.subscribersAre(1)
+      const next = yield* publish({ kind: "next", projectId })
+      // Five heartbeats (200 ms each): the hub has long read `next`, and must hold it behind both transactions.
+      yield* waitUntil(Effect.sync(() => tail.comments() >= 6), "five heartbeats")
+      assert.deepStrictEqual(idsOf(tail), [], "nothing overtakes the transactions still running")
+      yield* second.commit
+      yield* first.commit
+      // A live tail starts below the oldest gap the hub cannot yet tell from a running transaction (it must not
+      // miss the late commits), so the events held behind it come too: every one once, in id order. An older hole
+      // left by another test's rollback, while these transactions run, counts as such a gap: `before` may come.
+      yield* receive(tail, 5, "the late events with what they held back")
+      const late = [first.id, between, second.id, committed, next]
+      assert.deepStrictEqual(idsOf(tail).filter((id) => id >= first.id), late)
+      const older = idsOf(tail).filter((id) => id < first.id)
+      assert.isTrue(older.length === 0 || (older.length === 1 && older[0] === before), `only \`before\` may come first: ${older.join(",")}`)
+      tail.close()
+      yield* hub.subscribersAre(0)
+    })), { timeout: 30_000 })
+
+  it.effect.skipIf(!hasRealPostgres)("a resume registered while a start-up gap is open still gets every later event, once, in order", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const projectId = yield* newProject(alice, "rt-restart-window")
+      const headers = auth(yield* Effect.promise(() => userToken(alice)))
+      const h1 = yield* publish({ kind: "h1", projectId })
+      const slow = yield* inFlight(projectId, "slow")
+      const h2 = yield* publish({ kind: "h2", projectId })
+      const hub = yield* startHub({})
+      const resumed = yield* hub.connect(projectId, { ...headers, "last-event-id": String(h1) })
+      yield* hub.subscribersAre(1)
+      yield* slow.commit
+      const n1 = yield* publish({ kind: "n1", projectId })
+      yield* waitUntil(Effect.sync(() => idsOf(resumed).includes(n1)), "the event published after the start")
+      assert.deepStrictEqual(idsOf(resumed), [slow.id, h2, n1])
+      resumed.close()
+      yield* hub.subscribersAre(0)
+    })), { timeout: 30_000 })
+
+  it.effect.skipIf(!hasRealPostgres)("two transactions in flight at once: an event committed between them waits for the first, not just the second", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const projectId = yield* newProject(alice, "rt-two-gaps")
+      const headers = auth(yield* Effect.promise(() => userToken(alice)))
+      const hub = yield* startHub({})
+      const tail = yield* hub.connect(projectId, headers)
+      yield* hub.subscribersAre(1)
+      const before = yield* publish({ kind: "before", projectId })
+      yield* receive(tail, 1, "the first event")
+      const first = yield* inFlight(projectId, "slow-1")
+      const between = yield* publish({ kind: "between", projectId })
+      const second = yield* inFlight(projectId, "slow-2")
+      const after = yield* publish({ kind: "after", projectId })
+      yield* waitUntil(Effect.sync(() => tail.comments() >= 6), "five heartbeats")
+      assert.deepStrictEqual(idsOf(tail), [before], "nothing overtakes the older running transaction")
+      yield* second.commit
+      yield* waitUntil(Effect.sync(() => tail.comments() >= 9), "three more heartbeats")
+      assert.deepStrictEqual(idsOf(tail), [before], "the younger one's commit releases nothing while the older runs")
+      yield* first.commit
+      yield* receive(tail, 5, "everything, once both committed")
+      assert.deepStrictEqual(idsOf(tail), [before, first.id, between, second.id, after])
+      tail.close()
+      yield* hub.subscribersAre(0)
+    })), { timeout: 30_000 })
+
+  it.effect("a hub configured small: payload cap, heartbeat pace, and a byte bound that ends a replaying connection with `overflow`, after which nothing else arrives", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const projectId = yield* newProject(alice, "rt-small")
+      const headers = auth(yield* Effect.promise(() => userToken(alice)))
+      // The resuming connection's replay read waits until the test lets it: live events are held for it meanwhile.
+      const replayRead = yield* Deferred.make<void>()
+      const hub = yield* startHub(
+        { COGO_REALTIME_MAX_EVENT_BYTES: "2000", COGO_REALTIME_BUFFER_BYTES: "3000" },
+        (options) => options.projectId === projectId ? Deferred.await(replayRead) : Effect.void
+      )
+      const overflowsBefore = yield* metric("realtime_overflow_disconnects_total")
+      const live = yield* hub.connect(projectId, headers)
+      yield* hub.subscribersAre(1)
+      const start = yield* publish({ kind: "start", projectId })
+      const replayed = yield* publish({ kind: "replayed", projectId })
+      // Once the live reader has `replayed`, the hub has dispatched it: it is in the resuming connection's replay.
+      yield* receive(live, 2, "the first two events")
+      const resuming = yield* hub.connect(projectId, { ...headers, "last-event-id": String(start), connection: "close" })
+      yield* hub.subscribersAre(2)
+      // One pass each (the live reader has it before the next publish): ~2.1 KB held, then ~4.2 KB > 3,000 bytes
+      // (2 events, under COGO_REALTIME_BUFFER): the resuming connection overflows; the small third must not be held.
+      const medium = { blob: "m".repeat(1_800) }
+      const sent: Array<number> = []
+      for (const [n, payload] of [medium, medium, { small: true }, { blob: "b".repeat(5_000) }].entries()) {
+        sent.push(yield* publish({ kind: `live${n + 1}`, projectId, payload }))
+        yield* receive(live, n + 3, `live event ${n + 1}`)
+        // The resuming connection holds at most COGO_REALTIME_BUFFER_BYTES (~2.1 KB after the first; 0 once overflowed).
+        assert.isAtMost(hub.realtime.bufferedBytes(), 3000)
+      }
+      assert.deepStrictEqual(idsOf(live), [start, replayed, ...sent])
+      const payloads = events(live).slice(2).map((f) => (JSON.parse(f.data) as { payload: Record<string, unknown> }).payload)
+      assert.deepStrictEqual(payloads.slice(0, 3), [medium, medium, { small: true }])
+      // Over COGO_REALTIME_MAX_EVENT_BYTES (2,000): a summary instead of the payload.
+      assert.deepInclude(payloads[3], { truncated: true, keys: ["blob"] })
+      // Heartbeats every COGO_SSE_HEARTBEAT (200 ms): the `connected` comment and four heartbeats well within the bound.
+      yield* waitUntil(Effect.sync(() => live.comments() >= 5), "four heartbeats")
+
+      yield* Deferred.succeed(replayRead, undefined)
+      yield* waitUntil(Effect.sync(() => resuming.ended()), "the overflowed connection to end")
+      assert.deepStrictEqual(resuming.frames.map((f) => f.event), ["project", "overflow"], "its replay, then `overflow`, nothing after")
+      assert.deepStrictEqual(idsOf(resuming), [replayed])
+      live.close()
+      yield* hub.subscribersAre(0)
+      assert.strictEqual((yield* metric("realtime_overflow_disconnects_total")) - overflowsBefore, 1)
+    })))
+
+  it.effect("1,001 events committed at once behind one notification: the hub reads past its first page of 1,000 in the same pass", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const sql = yield* SqlClient
+      const db = yield* Database
+      const notifications = yield* Notifications
+      const projectId = yield* newProject(alice, "rt-pages")
+      const headers = auth(yield* Effect.promise(() => userToken(alice)))
+      // A hub with 200 ms heartbeats: they are the clock below.
+      const hub = yield* startHub({})
+      const live = yield* hub.connect(projectId, headers)
+      yield* hub.subscribersAre(1)
+      const ready = yield* publish({ kind: "ready", projectId })
+      yield* receive(live, 1, "the first event (the hub has caught up)")
+      const rows = yield* db.withRole(DbRole.agent, sql<{ id: string }>`
+        INSERT INTO cogo.bus_events (topic, kind, project_id, payload)
+        SELECT 'project', 'bulk', ${projectId}, jsonb_build_object('n', n) FROM generate_series(1, 1001) AS n
+        RETURNING id::text AS id`)
+      const ids = rows.map((r) => Number(r.id)).sort((a, b) => a - b)
+      yield* notifications.notify("bus", String(ids.at(-1)))
+      yield* receive(live, 1001, "the first page")
+      // The whole burst is one pass, written at once: two heartbeats later (nothing else notified meanwhile) the
+      // 1,001st is there too; a hub that read one page per notification would still wait for the next one.
+      const comments = live.comments()
+      yield* waitUntil(Effect.sync(() => live.comments() >= comments + 2), "two heartbeats")
+      assert.deepStrictEqual(idsOf(live), [ready, ...ids])
+      live.close()
+      yield* hub.subscribersAre(0)
+    })))
 })

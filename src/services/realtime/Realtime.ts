@@ -139,24 +139,20 @@ export class Realtime extends Context.Service<Realtime, {
       // appears, or every transaction that was running when the gap was seen has ended (then it rolled back),
       // or `gapTimeout` passes (a stuck transaction must not stall every stream).
       const gapTimeoutMs = 60_000
+      // Start-up: the hub starts below the first id missing among the last 1,000 (a transaction that may still
+      // commit), and its first pass reads what follows like any pass: the events after such a gap are held until
+      // it resolves, so a connection that registers meanwhile misses none of them.
       const recent = yield* sql<{ id: string }>`
-        SELECT id::text AS id FROM cogo.bus_events WHERE id > (SELECT coalesce(max(id), 0) - 1000 FROM cogo.bus_events) ORDER BY id`
-      let cursor = 0
+        SELECT id::text AS id FROM cogo.bus_events WHERE id > (SELECT coalesce(max(id), 0) - 1000 FROM cogo.bus_events) ORDER BY bus_events.id`
+      const recentIds = recent.map((r) => Number(r.id))
+      let cursor = recentIds.at(-1) ?? 0
+      const firstMissing = recentIds.findIndex((id, i) => i > 0 && id - recentIds[i - 1]! > 1)
+      if (firstMissing > 0) cursor = recentIds[firstMissing - 1]!
       /** Gap id -> when it was seen (database clock, ms) and when locally (for the timeout). */
       const gaps = new Map<number, { readonly seenAt: number; readonly localAt: number }>()
       const held: Array<BusEvent> = []
       const clock = sql<{ now: Date }>`SELECT clock_timestamp() AS now`.pipe(Effect.map((rows) => rows[0]!.now.getTime()))
-      {
-        const now = yield* clock
-        const ids = recent.map((r) => Number(r.id))
-        const first = ids[0]
-        if (first !== undefined) {
-          const present = new Set(ids)
-          cursor = ids[ids.length - 1]!
-          for (let id = first; id < cursor; id++) if (!present.has(id)) gaps.set(id, { seenAt: now, localAt: Date.now() })
-        }
-      }
-      let horizon = gaps.size === 0 ? cursor : Math.min(...gaps.keys()) - 1
+      let horizon = cursor
 
       const flush = () => {
         held.sort((x, y) => x.id - y.id)
@@ -202,18 +198,23 @@ export class Realtime extends Context.Service<Realtime, {
         }
       })
 
-      // One reader for the whole process; notifications arriving while it reads coalesce into one more pass.
-      const wake = yield* Queue.sliding<void>(1)
-      yield* notifications.subscribe("bus").pipe(Stream.runForEach(() => Queue.offer(wake, undefined)), Effect.forkScoped)
-      yield* Queue.take(wake).pipe(
-        Effect.andThen(readNew),
+      const pass = readNew.pipe(
         Effect.andThen(resolveGaps),
         Effect.andThen(Effect.suspend(() => {
           flush()
           const count = handedOut
           handedOut = 0
           return Metric.update(delivered, count)
-        })),
+        }))
+      )
+      // The start-up pass runs before anyone can connect: a hole that has already resolved (rolled back) in the
+      // history holds nothing back, and a live tail starts after the history.
+      yield* pass
+      // One reader for the whole process; notifications arriving while it reads coalesce into one more pass.
+      const wake = yield* Queue.sliding<void>(1)
+      yield* notifications.subscribe("bus").pipe(Stream.runForEach(() => Queue.offer(wake, undefined)), Effect.forkScoped)
+      yield* Queue.take(wake).pipe(
+        Effect.andThen(pass),
         Effect.tapCause((cause) => Effect.logWarning("realtime hub read failed; retrying", cause)),
         Effect.retry(Schedule.spaced("500 millis")),
         Effect.forever,
