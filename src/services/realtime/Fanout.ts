@@ -49,8 +49,10 @@ export interface Bounds {
 
 export interface Subscriber {
   readonly owner: string
-  /** Live events up to this id come from the replay. */
+  /** Live events up to this id come from the replay (a live tail: they were committed before it connected). */
   readonly after: number
+  /** Ids at or below `after` still to deliver: the gaps open when a live tail connected (their transactions may commit). */
+  readonly also: ReadonlySet<number> | undefined
   readonly sink: LiveSink
   readonly framing: Framing
   /** Frames held during the replay; `null` once live (the hub then writes to `sink`). */
@@ -132,7 +134,7 @@ export const fanOut = (items: ReadonlyArray<EventItem>, subscribers: Iterable<Su
       handedOut += items.length
       continue
     }
-    const newer = items.filter((item) => item.event.id > subscriber.after)
+    const newer = items.filter((item) => item.event.id > subscriber.after || subscriber.also?.has(item.event.id) === true)
     if (newer.length === 0) continue
     send(subscriber, frameAll(newer, subscriber.framing), newer.length, bounds)
     handedOut += newer.length

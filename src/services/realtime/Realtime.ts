@@ -241,9 +241,13 @@ export class Realtime extends Context.Service<Realtime, {
             if (count >= maxConnections) return { _tag: "Refused", limit: "process", max: maxConnections, retryAfterSeconds }
             if (owned >= maxPerUser) return { _tag: "Refused", limit: "user", max: maxPerUser, retryAfterSeconds }
             const upTo = horizon
+            // A live tail starts after every event the hub has read (committed before it connected), plus the
+            // open gaps below them: a transaction still running may commit one of them after it connected.
+            const liveTail = options.afterId === undefined
             const subscriber: Subscriber = {
               owner: options.owner,
-              after: Math.max(options.afterId ?? upTo, upTo),
+              after: liveTail ? cursor : Math.max(options.afterId, upTo),
+              also: liveTail && gaps.size > 0 ? new Set(gaps.keys()) : undefined,
               sink: options.sink,
               framing: options.framing,
               pending: [],
