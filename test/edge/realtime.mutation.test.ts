@@ -587,6 +587,16 @@ layer(EdgeServerLive({ COGO_REALTIME_MAX_CONNECTIONS_PER_USER: "4", COGO_REALTIM
         if (options.projectId === undefined && options.jobId === undefined) hubReads.push(options.afterId)
       }))
       assert.strictEqual(hubReads[0], Number(expected?.id), "the start-up pass's first read")
+      // 1,000 more events push the hole out of the window: a hub started now reads on from the newest id.
+      const [newest] = yield* db.withRole(DbRole.agent, sql<{ id: string }>`INSERT INTO cogo.bus_events (topic, kind, project_id, payload)
+        SELECT 'project', 'filler', ${projectId}, '{}'::jsonb FROM generate_series(1, 1000) RETURNING id::text AS id`.pipe(
+        Effect.map((rows) => [rows.map((r) => Number(r.id)).sort((a, b) => b - a)[0]])
+      ))
+      const laterHubReads: Array<number> = []
+      yield* startHub({}, (options) => Effect.sync(() => {
+        if (options.projectId === undefined && options.jobId === undefined) laterHubReads.push(options.afterId)
+      }))
+      assert.strictEqual(laterHubReads[0], newest, "a window without a hole")
     })))
 
   it.effect.skipIf(!hasRealPostgres)("transactions in flight across a hub's start: their events reach its live tail when they commit, in id order, and hold back what follows", () =>
