@@ -207,12 +207,14 @@ export class Realtime extends Context.Service<Realtime, {
           return Metric.update(delivered, count)
         }))
       )
-      // The start-up pass runs before anyone can connect: a hole that has already resolved (rolled back) in the
-      // history holds nothing back, and a live tail starts after the history.
-      yield* pass
       // One reader for the whole process; notifications arriving while it reads coalesce into one more pass.
       const wake = yield* Queue.sliding<void>(1)
       yield* notifications.subscribe("bus").pipe(Stream.runForEach(() => Queue.offer(wake, undefined)), Effect.forkScoped)
+      // The start-up pass runs before anyone can connect: a hole that has already resolved (rolled back) in the
+      // history holds nothing back, and a live tail starts after the history. One more pass follows at once, for
+      // what committed while the subscription above was starting.
+      yield* pass
+      Queue.offerUnsafe(wake, undefined)
       yield* Queue.take(wake).pipe(
         Effect.andThen(pass),
         Effect.tapCause((cause) => Effect.logWarning("realtime hub read failed; retrying", cause)),
