@@ -108,6 +108,13 @@ const newProject = (owner: string, name: string) =>
       INSERT INTO public.projects (name, owner_id) VALUES (${name}, ${owner}) RETURNING id`)
     return project!.id
   })
+/** A new project of Alice's and the URL of its stream on the shared server. */
+const projectStream = (name: string) =>
+  Effect.gen(function*() {
+    const url = yield* baseUrl
+    const projectId = yield* newProject(alice, name)
+    return { projectId, streamUrl: `${url}/functions/v1/realtime/projects/${projectId}` }
+  })
 const newJob = (projectId: string | null, createdBy: string) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient
@@ -257,9 +264,7 @@ layer(EdgeServerLive({ COGO_REALTIME_MAX_CONNECTIONS_PER_USER: "4", COGO_REALTIM
   it.effect("membership: concurrent checks of different users never share an answer, and a past answer is never reused", () =>
     Effect.gen(function*() {
       const sql = yield* SqlClient
-      const url = yield* baseUrl
-      const projectId = yield* newProject(alice, "rt-members")
-      const streamUrl = `${url}/functions/v1/realtime/projects/${projectId}`
+      const { projectId, streamUrl } = yield* projectStream("rt-members")
       const [aliceToken, bobToken] = yield* Effect.promise(() => Promise.all([userToken(alice), userToken(bob)]))
       const attempt = (token: string) =>
         Effect.promise(async () => {
@@ -278,9 +283,7 @@ layer(EdgeServerLive({ COGO_REALTIME_MAX_CONNECTIONS_PER_USER: "4", COGO_REALTIM
 
   it.effect("per-user cap bookkeeping: 429 with Retry-After past the cap; each close frees exactly its slot; gauge and refused counter follow", () =>
     Effect.gen(function*() {
-      const url = yield* baseUrl
-      const projectId = yield* newProject(alice, "rt-caps")
-      const streamUrl = `${url}/functions/v1/realtime/projects/${projectId}`
+      const { streamUrl } = yield* projectStream("rt-caps")
       const headers = auth(yield* Effect.promise(() => userToken(alice)))
       yield* subscribersAre(0)
       const refusedBefore = yield* metric("realtime_connections_refused_total")
@@ -322,9 +325,7 @@ layer(EdgeServerLive({ COGO_REALTIME_MAX_CONNECTIONS_PER_USER: "4", COGO_REALTIM
       const sql = yield* SqlClient
       const db = yield* Database
       const bus = yield* EventBus
-      const url = yield* baseUrl
-      const projectId = yield* newProject(alice, "rt-ahead")
-      const streamUrl = `${url}/functions/v1/realtime/projects/${projectId}`
+      const { projectId, streamUrl } = yield* projectStream("rt-ahead")
       const headers = auth(yield* Effect.promise(() => userToken(alice)))
       yield* subscribersAre(0)
       // The hub has dispatched everything so far once a watcher saw this event.
@@ -364,9 +365,7 @@ layer(EdgeServerLive({ COGO_REALTIME_MAX_CONNECTIONS_PER_USER: "4", COGO_REALTIM
   it.effect("pruned history: a Last-Event-ID before the pruned point gets `reset` only; at the pruned point, the replay", () =>
     Effect.gen(function*() {
       const sql = yield* SqlClient
-      const url = yield* baseUrl
-      const projectId = yield* newProject(alice, "rt-pruned")
-      const streamUrl = `${url}/functions/v1/realtime/projects/${projectId}`
+      const { projectId, streamUrl } = yield* projectStream("rt-pruned")
       const headers = auth(yield* Effect.promise(() => userToken(alice)))
       const first = yield* publish({ kind: "p1", projectId })
       const second = yield* publish({ kind: "p2", projectId })
@@ -423,9 +422,7 @@ layer(EdgeServerLive({ COGO_REALTIME_MAX_CONNECTIONS_PER_USER: "4", COGO_REALTIM
     Effect.gen(function*() {
       const db = yield* Database
       const bus = yield* EventBus
-      const url = yield* baseUrl
-      const projectId = yield* newProject(alice, `rt-late-${outcome}`)
-      const streamUrl = `${url}/functions/v1/realtime/projects/${projectId}`
+      const { projectId, streamUrl } = yield* projectStream(`rt-late-${outcome}`)
       const headers = auth(yield* Effect.promise(() => userToken(alice)))
       yield* subscribersAre(0)
       const live = yield* connect(streamUrl, headers)
