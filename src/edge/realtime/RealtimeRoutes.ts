@@ -23,7 +23,7 @@ import { uuidPattern } from "../../domain/platform/Uuid.ts"
 const encoder = new TextEncoder()
 /** One framing for every connection: the hub frames a live event once and writes the same bytes to all. */
 const framing: Framing = {
-  event: (item) => encoder.encode(sseFrame({ id: item.event.id, event: item.event.topic, data: item.data })),
+  event: (item) => encoder.encode(sseFrame({ id: item.resume ? item.event.id : undefined, event: item.event.topic, data: item.data })),
   heartbeat: encoder.encode(sseComment("heartbeat")),
   overflow: encoder.encode(sseFrame({ event: "overflow", data: JSON.stringify({ reason: "client too slow; reconnect with Last-Event-ID" }) })),
   reset: encoder.encode(sseFrame({

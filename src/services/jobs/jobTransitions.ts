@@ -4,14 +4,17 @@
  *
  * | event | `cogo.job_events` (audit trail) | `cogo.bus_events` (realtime job stream) |
  * |---|---|---|
- * | enqueued | no row: derived from the job row (`created_at`; a job is enqueued once) | when the kind streams |
- * | started, succeeded | no row: derived from the job row and the event that ended the attempt (`jobEvents.ts`) | when the kind streams |
- * | retrying, dead, rescued, cancelled, progress, log | one row per job | always |
+ * | enqueued | no row: derived from the job row (`created_at`; a job is enqueued once) | when the kind streams, one row per batch and project |
+ * | started, succeeded | no row: derived from the job row and the event that ended the attempt (`jobEvents.ts`) | when the kind streams, one row per batch and project |
+ * | retrying, dead, rescued, cancelled, progress, log | one row per job | always, one row per job |
+ *
+ * A row per batch (migration 0027) lists its jobs in `job_ids` and their payloads as an array; `EventBus`
+ * reads it back as one event per job. A batch of one job writes the per-job row.
  *
  * Events that end an attempt (retrying, dead, rescued, cancelled while running) carry its `startedAt` and
  * `workerId`, from which its `started` event is derived. A kind streams unless it is registered with
  * `stream: false` (see `JobQueue.configureKind`): a quiet job that succeeds at once writes nothing besides
- * its job row (a streamed one writes 3 bus events). Its failures still reach the bus (alerts, watchers), and a batch that finishes quiet
+ * its job row (a streamed one is in 3 bus rows, shared with its batch). Its failures still reach the bus (alerts, watchers), and a batch that finishes quiet
  * jobs still notifies `bus`, so `awaitTerminal` wakes at once.
  */
 import type { PgClient } from "@effect/sql-pg"
@@ -69,8 +72,16 @@ export const makeTransition = (sql: PgClient.PgClient) =>
       INSERT INTO cogo.job_events (job_id, kind, data) SELECT id, event, data FROM changed WHERE event NOT IN ('enqueued', 'started', 'succeeded')
     ),
     bus AS (
-      INSERT INTO cogo.bus_events (topic, kind, project_id, job_id, payload, traceparent)
-      SELECT 'job', event, project_id, id, data || jsonb_build_object('jobKind', kind), traceparent FROM changed WHERE stream
+      INSERT INTO cogo.bus_events (topic, kind, project_id, job_id, job_ids, payload, traceparent)
+      SELECT 'job', event, project_id,
+             CASE WHEN count(*) = 1 THEN (array_agg(id))[1] END,
+             CASE WHEN count(*) > 1 THEN array_agg(id ORDER BY id) END,
+             CASE WHEN count(*) = 1 THEN (array_agg(data || jsonb_build_object('jobKind', kind)))[1]
+               ELSE jsonb_agg(jsonb_build_object('j', id, 't', traceparent, 'p', data || jsonb_build_object('jobKind', kind)) ORDER BY id) END,
+             CASE WHEN count(*) = 1 THEN (array_agg(traceparent))[1] END
+      FROM changed WHERE stream
+      -- Lifecycle events share a row per (event, project); the rarer ones keep a row per job.
+      GROUP BY event, project_id, CASE WHEN event NOT IN ('enqueued', 'started', 'succeeded') THEN id END
       RETURNING id
     ),
     notified AS (

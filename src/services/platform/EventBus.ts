@@ -3,10 +3,13 @@
  * carrying the new id, sent in the caller's transaction so listeners hear of it only once it is committed.
  * Readers may cap payloads (`maxPayloadBytes`): a larger payload is replaced in SQL, so it never leaves the
  * database, by a summary `{ truncated: true, bytes, keys }` (`keys`: its top-level keys when it is an object).
+ * Job lifecycle events are written one row per batch (`jobTransitions.ts`, migration 0027); reads expand such a
+ * row into one event per job, each with the row's id.
  */
 import { PgClient } from "@effect/sql-pg"
 import { Context, Effect, Layer } from "effect"
 import type { SqlError } from "effect/sql/SqlError"
+import type { Fragment } from "effect/sql/Statement"
 import type { BusEvent, NewBusEvent } from "../../domain/platform/BusEvent.ts"
 import { Notifications } from "./Notifications.ts"
 
@@ -67,32 +70,51 @@ export class EventBus extends Context.Service<EventBus, {
         return id
       })
 
-      const payload = (maxPayloadBytes: number | undefined) =>
-        maxPayloadBytes === undefined ? sql`payload` : sql`
-          CASE WHEN octet_length(payload::text) <= ${maxPayloadBytes} THEN payload
-          ELSE jsonb_build_object('truncated', true, 'bytes', octet_length(payload::text), 'keys',
-            CASE WHEN jsonb_typeof(payload) = 'object'
-              THEN (SELECT coalesce(jsonb_agg(k ORDER BY k), '[]'::jsonb) FROM jsonb_object_keys(payload) AS k)
+      // A payload as read: capped (see the header). `value` is the row's payload or one job's part of a batch row.
+      const capped = (value: Fragment, maxPayloadBytes: number | undefined) =>
+        maxPayloadBytes === undefined ? value : sql`
+          CASE WHEN octet_length(${value}::text) <= ${maxPayloadBytes} THEN ${value}
+          ELSE jsonb_build_object('truncated', true, 'bytes', octet_length(${value}::text), 'keys',
+            CASE WHEN jsonb_typeof(${value}) = 'object'
+              THEN (SELECT coalesce(jsonb_agg(k ORDER BY k), '[]'::jsonb) FROM jsonb_object_keys(${value}) AS k)
               ELSE '[]'::jsonb END)
-          END AS payload`
+          END`
+
+      /**
+       * The events of the rows `rows` selects (a subquery over cogo.bus_events), oldest first: a batch row of
+       * job events (migration 0027) becomes one event per job, in the row's order, all with the row's id;
+       * with `jobId`, only that job's. Limits apply to rows, so a page never splits a batch row.
+       */
+      const expand = (rows: Fragment, maxPayloadBytes: number | undefined, jobId?: string | undefined) => {
+        const value = sql`coalesce(e.part->'p', b.payload)`
+        return sql<BusEventRow>`
+          SELECT b.id, b.topic, b.kind, b.project_id, coalesce((e.part->>'j')::uuid, b.job_id) AS job_id,
+                 ${capped(value, maxPayloadBytes)} AS payload,
+                 CASE WHEN e.part IS NULL THEN b.traceparent ELSE e.part->>'t' END AS traceparent, b.created_at
+          FROM (${rows}) b
+          LEFT JOIN LATERAL jsonb_array_elements(CASE WHEN b.job_ids IS NOT NULL THEN b.payload END) WITH ORDINALITY AS e(part, n) ON true
+          ${jobId === undefined ? sql`` : sql`WHERE coalesce((e.part->>'j')::uuid, b.job_id) = ${jobId}`}
+          ORDER BY b.id, e.n`
+      }
 
       const since = Effect.fn("EventBus.since")(function*(options: SinceOptions) {
-        const rows = yield* sql<BusEventRow>`
-          SELECT id, topic, kind, project_id, job_id, ${payload(options.maxPayloadBytes)}, traceparent, created_at
-          FROM cogo.bus_events
-          WHERE id > ${options.afterId}
-            ${options.projectId === undefined ? sql`` : sql`AND project_id = ${options.projectId}`}
-            ${options.jobId === undefined ? sql`` : sql`AND job_id = ${options.jobId}`}
-          ORDER BY id
-          LIMIT ${options.limit ?? 1000}`
+        const rows = yield* expand(
+          sql`
+            SELECT * FROM cogo.bus_events
+            WHERE id > ${options.afterId}
+              ${options.projectId === undefined ? sql`` : sql`AND project_id = ${options.projectId}`}
+              ${options.jobId === undefined ? sql`` : sql`AND (job_id = ${options.jobId} OR job_ids @> ARRAY[${options.jobId}]::uuid[])`}
+            ORDER BY id
+            LIMIT ${options.limit ?? 1000}`,
+          options.maxPayloadBytes,
+          options.jobId
+        )
         return rows.map(toBusEvent)
       })
 
       const byIds = Effect.fn("EventBus.byIds")(function*(ids: ReadonlyArray<number>, maxPayloadBytes?: number) {
         if (ids.length === 0) return []
-        const rows = yield* sql<BusEventRow>`
-          SELECT id, topic, kind, project_id, job_id, ${payload(maxPayloadBytes)}, traceparent, created_at
-          FROM cogo.bus_events WHERE id IN ${sql.in(ids)} ORDER BY id`
+        const rows = yield* expand(sql`SELECT * FROM cogo.bus_events WHERE id IN ${sql.in(ids)}`, maxPayloadBytes)
         return rows.map(toBusEvent)
       })
 

@@ -30,6 +30,12 @@ export interface EventItem {
   readonly event: BusEvent
   readonly data: string
   readonly bytes: number
+  /**
+   * Whether the frame carries the event's id (a resume point). False for all but the last event of a batch row
+   * on one stream (they share the row's id, see `EventBus`): a client cut off inside the row resumes before it
+   * and gets the whole row again, rather than losing its rest.
+   */
+  readonly resume: boolean
 }
 
 /** The wire format, chosen by the edge (SSE). `event` is called once per event and framing, not per subscriber. */
@@ -66,9 +72,9 @@ export interface Subscriber {
   readonly ended: () => void
 }
 
-export const itemOf = (event: BusEvent): EventItem => {
+export const itemOf = (event: BusEvent, resume = true): EventItem => {
   const data = JSON.stringify(event)
-  return { event, data, bytes: Buffer.byteLength(data) }
+  return { event, data, bytes: Buffer.byteLength(data), resume }
 }
 
 /** One framed copy per event and framing (a single slot: every connection of a process uses the same framing). */

@@ -120,15 +120,23 @@ export class Realtime extends Context.Service<Realtime, {
       /** One hub pass's released events (id order): grouped per watched key, framed once, one write per subscriber. */
       const dispatch = (events: ReadonlyArray<BusEvent>) => {
         const byKey = new Map<string, Array<EventItem>>()
-        for (const event of events) {
-          let item: EventItem | undefined
-          for (const key of [event.projectId === null ? undefined : `p:${event.projectId}`, event.jobId === null ? undefined : `j:${event.jobId}`]) {
-            if (key === undefined || !registry.has(key)) continue
-            item ??= itemOf(event)
-            const items = byKey.get(key)
-            if (items === undefined) byKey.set(key, [item])
-            else items.push(item)
-          }
+        const add = (key: string, item: EventItem) => {
+          const items = byKey.get(key)
+          if (items === undefined) byKey.set(key, [item])
+          else items.push(item)
+        }
+        for (let i = 0; i < events.length; i++) {
+          const event = events[i]!
+          const projectKey = event.projectId === null ? undefined : `p:${event.projectId}`
+          const jobKey = event.jobId === null ? undefined : `j:${event.jobId}`
+          const project = projectKey !== undefined && registry.has(projectKey)
+          const job = jobKey !== undefined && registry.has(jobKey)
+          if (!project && !job) continue
+          // A job's stream holds one event of a batch row; a project's holds all of them (see `EventItem.resume`).
+          const last = events[i + 1]?.id !== event.id
+          const item = itemOf(event)
+          if (project) add(projectKey!, last ? item : { ...item, resume: false })
+          if (job) add(jobKey!, item)
         }
         for (const [key, items] of byKey) handedOut += fanOut(items, registry.get(key)!, bounds)
       }
@@ -297,7 +305,12 @@ export class Realtime extends Context.Service<Realtime, {
               maxPayloadBytes: maxEventBytes,
               ...("projectId" in key ? { projectId: key.projectId } : { jobId: key.jobId })
             }),
-            (events) => [events, events.length < replayPage ? Option.none() : Option.some(events[events.length - 1]!.id)] as const
+            // Pages never split a batch row, so its last event is known within the page.
+            (events) =>
+              [
+                events.map((event, i) => itemOf(event, events[i + 1]?.id !== event.id)),
+                events.length < replayPage ? Option.none() : Option.some(events[events.length - 1]!.id)
+              ] as const
           ))
 
       /** Bus event ids up to this one may have been deleted by retention (migration 0016). */
@@ -315,8 +328,8 @@ export class Realtime extends Context.Service<Realtime, {
             const { subscriber, upTo } = registration
             const { framing } = options
             const replay = options.afterId === undefined ? Stream.empty : replayFrom(options.key, options.afterId).pipe(
-              Stream.takeWhile((event) => event.id <= upTo),
-              Stream.map((event) => framing.event(itemOf(event)))
+              Stream.takeWhile((item) => item.event.id <= upTo),
+              Stream.map((item) => framing.event(item))
             )
             // The stream's consumer wrote every replay frame before it pulls this: the hand-over is in order. From
             // here the hub writes to the socket; the stream waits until the hub ends the connection (overflow),

@@ -1,0 +1,184 @@
+/**
+ * Job lifecycle events written per batch (migration 0027): the jobs one statement enqueues, claims or completes
+ * share one bus event row per (event, project), and every reader still sees one event per job: `EventBus`
+ * (limits count rows, payload caps apply per job), a job's stream (its own event, with the row's id) and a
+ * project's stream (every job's event; only the row's last frame carries the id, so a resume never skips part
+ * of a row), live and replayed.
+ */
+import { assert, layer } from "@effect/vitest"
+import { Effect, Fiber } from "effect"
+import { SqlClient } from "effect/sql/SqlClient"
+import type { BusEvent } from "../../src/domain/platform/BusEvent.ts"
+import type { JobId } from "../../src/domain/jobs/Job.ts"
+import { JobQueue } from "../../src/services/jobs/JobQueue.ts"
+import { Database, DbRole } from "../../src/services/platform/Database.ts"
+import { EventBus } from "../../src/services/platform/EventBus.ts"
+import { Realtime } from "../../src/services/realtime/Realtime.ts"
+import { readSse, type SseFrame } from "../support/sseClient.ts"
+import { baseUrl, EdgeServerLive, userToken } from "./server.ts"
+
+const alice = "a11ce000-0000-4000-8000-000000000001"
+
+const newProject = (name: string) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient
+    const db = yield* Database
+    const [project] = yield* db.withRole(DbRole.projector, sql<{ id: string }>`
+      INSERT INTO public.projects (name, owner_id) VALUES (${name}, ${alice}) RETURNING id`)
+    return project!.id
+  })
+
+/** Enqueues `count` jobs of `kind` in one statement; returns their ids, sorted (a batch row's order). */
+const enqueueBatch = (kind: string, projectId: string | undefined, count: number) =>
+  Effect.gen(function*() {
+    const db = yield* Database
+    const queue = yield* JobQueue
+    const jobs = yield* db.withRole(DbRole.agent, queue.enqueueMany(Array.from({ length: count }, (_, i) => ({ kind, projectId, payload: { i } }))))
+    return jobs.map((job) => job.id as string).sort() as [string, ...Array<string>]
+  })
+
+const lastBusId = Effect.gen(function*() {
+  const sql = yield* SqlClient
+  const rows = yield* sql<{ id: string | null }>`SELECT max(id)::text AS id FROM cogo.bus_events`
+  return Number(rows[0]!.id ?? 0)
+})
+
+const jobIdsOf = (events: ReadonlyArray<BusEvent>) => events.map((event) => event.jobId)
+const payloadOf = (event: BusEvent) => event.payload as Record<string, unknown>
+const dataOf = (frame: SseFrame) => JSON.parse(frame.data) as BusEvent
+
+layer(EdgeServerLive(), { excludeTestServices: true })("job events per batch", (it) => {
+  it.effect("a batch's lifecycle is one row per event, read back as one event per job (limits by row, caps per job, filter by job)", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient
+      const bus = yield* EventBus
+      const queue = yield* JobQueue
+      const projectId = yield* newProject("batches")
+      const before = yield* lastBusId
+      const ids = yield* enqueueBatch("rt.batch.read", projectId, 3)
+      const [alone] = yield* enqueueBatch("rt.batch.read", undefined, 1)
+
+      const rows = yield* sql<{ kind: string; job_id: string | null; job_ids: ReadonlyArray<string> | null; payload: unknown }>`
+        SELECT kind, job_id, job_ids, payload FROM cogo.bus_events WHERE id > ${before} ORDER BY id`
+      assert.deepStrictEqual(rows.map((row) => [row.kind, row.job_id, row.job_ids === null ? null : [...row.job_ids]]), [
+        ["enqueued", null, ids],
+        ["enqueued", alone!, null]
+      ])
+      assert.isTrue(Array.isArray(rows[0]!.payload), "a batch row's payload lists its jobs")
+
+      const events = yield* bus.since({ afterId: before })
+      assert.deepStrictEqual(jobIdsOf(events), [...ids, alone!])
+      const [rowId, aloneId] = [events[0]!.id, events[3]!.id]
+      assert.deepStrictEqual(events.map((event) => event.id), [rowId, rowId, rowId, aloneId])
+      assert.isTrue(aloneId > rowId)
+      const jobRows = yield* sql<{ id: string; traceparent: string | null }>`SELECT id::text, traceparent FROM cogo.jobs WHERE id = ANY(${[...ids, alone!]}::uuid[])`
+      const traceOf = new Map(jobRows.map((row) => [row.id, row.traceparent]))
+      for (const event of events) {
+        assert.strictEqual(event.kind, "enqueued")
+        assert.strictEqual(event.topic, "job")
+        assert.strictEqual(event.projectId, event.jobId === alone ? null : projectId)
+        assert.strictEqual(event.traceparent, traceOf.get(event.jobId!) ?? null)
+        assert.strictEqual(payloadOf(event).state, "queued")
+        assert.strictEqual(payloadOf(event).jobKind, "rt.batch.read")
+      }
+
+      // A limit counts rows: one row is never split across pages.
+      assert.deepStrictEqual(jobIdsOf(yield* bus.since({ afterId: before, limit: 1 })), ids)
+      assert.deepStrictEqual(jobIdsOf(yield* bus.since({ afterId: rowId, limit: 1 })), [alone!])
+      // One job's events: its part of the row, with the row's id.
+      const second = yield* bus.since({ afterId: before, jobId: ids[1]! })
+      assert.deepStrictEqual(second.map((event) => [event.id, event.jobId]), [[rowId, ids[1]!]])
+      assert.deepStrictEqual(jobIdsOf(yield* bus.since({ afterId: before, projectId })), ids)
+      assert.deepStrictEqual(jobIdsOf(yield* bus.byIds([aloneId, rowId])), [...ids, alone!])
+      // The payload cap applies to each job's part, not to the whole row.
+      const capped = yield* bus.since({ afterId: before, limit: 1, maxPayloadBytes: 20 })
+      assert.deepStrictEqual(jobIdsOf(capped), ids)
+      for (const event of capped) assert.strictEqual(payloadOf(event).truncated, true)
+      const roomy = yield* bus.since({ afterId: before, limit: 1, maxPayloadBytes: 200 })
+      for (const event of roomy) assert.strictEqual(payloadOf(event).jobKind, "rt.batch.read")
+
+      // Claimed and completed together: one `started` and one `succeeded` row for the three.
+      const claimed = yield* queue.claim({ workerId: "w-batch", kinds: ["rt.batch.read"], limit: 10, leaseMs: 60_000 })
+      assert.deepStrictEqual(claimed.map((job) => job.id as string).sort(), [...ids, alone!].sort())
+      const afterEnqueue = aloneId
+      yield* queue.completeMany("w-batch", claimed.map((job) => ({ job, result: { n: job.payload } })))
+      const lifecycle = yield* bus.since({ afterId: afterEnqueue, projectId })
+      assert.deepStrictEqual(lifecycle.map((event) => [event.kind, event.jobId]), [
+        ...ids.map((id) => ["started", id]),
+        ...ids.map((id) => ["succeeded", id])
+      ])
+      assert.strictEqual(new Set(lifecycle.map((event) => event.id)).size, 2)
+      for (const event of lifecycle) {
+        assert.strictEqual(payloadOf(event).attempt, 1)
+        if (event.kind === "started") assert.strictEqual(payloadOf(event).workerId, "w-batch")
+      }
+      // Each job's part carries its own result.
+      const payloadById = new Map(claimed.map((job) => [job.id as string, job.payload]))
+      for (const event of lifecycle.filter((event) => event.kind === "succeeded")) {
+        assert.deepStrictEqual(payloadOf(event).result, { n: payloadById.get(event.jobId!) })
+      }
+      assert.strictEqual(new Set(ids.map((id) => JSON.stringify(payloadById.get(id)))).size, 3)
+      // The audit trail is unchanged: derived from the job row.
+      const trail = yield* queue.events(ids[0]! as JobId)
+      assert.deepStrictEqual(trail.map((event) => event.kind), ["enqueued", "started", "succeeded"])
+    }))
+
+  it.effect("streams: a project's stream gets every job of a batch row and the id on its last frame only; a job's stream its own event; replays match", () =>
+    Effect.gen(function*() {
+      const url = yield* baseUrl
+      const realtime = yield* Realtime
+      const projectId = yield* newProject("batch-streams")
+      const token = yield* Effect.promise(() => userToken(alice))
+      const headers = { authorization: `Bearer ${token}` }
+      const projectUrl = `${url}/functions/v1/realtime/projects/${projectId}`
+      const jobUrl = (id: string) => `${url}/functions/v1/realtime/jobs/${id}`
+      const isJob = (frame: SseFrame) => frame.event === "job"
+      const before = yield* lastBusId
+
+      const onProject = yield* Effect.promise(() => readSse(projectUrl, { headers }, (frames) => frames.filter(isJob).length >= 4)).pipe(Effect.forkChild)
+      yield* Effect.promise(async () => {
+        for (let i = 0; i < 750 && realtime.subscriberCount() < 1; i++) await new Promise((resolve) => setTimeout(resolve, 20))
+      })
+      assert.strictEqual(realtime.subscriberCount(), 1)
+      const ids = yield* enqueueBatch("rt.batch.stream", projectId, 3)
+      const [alone] = yield* enqueueBatch("rt.batch.stream", projectId, 1)
+      const live = (yield* Fiber.join(onProject)).frames.filter(isJob)
+      assert.deepStrictEqual(live.map((frame) => dataOf(frame).jobId), [...ids, alone!])
+      const rowId = String(dataOf(live[0]!).id)
+      const aloneId = String(dataOf(live[3]!).id)
+      assert.deepStrictEqual(live.map((frame) => frame.id), [undefined, undefined, rowId, aloneId])
+
+      // Replay from before the batch, and from inside it (the client's last id was the previous row's): the whole row again.
+      for (const afterId of [before, Number(rowId) - 1]) {
+        const replay = yield* Effect.promise(() =>
+          readSse(projectUrl, { headers: { ...headers, "last-event-id": String(afterId) } }, (frames) => frames.filter(isJob).length >= 4))
+        assert.deepStrictEqual(replay.frames.filter(isJob).map((frame) => [frame.id, dataOf(frame).jobId]), [
+          [undefined, ids[0]],
+          [undefined, ids[1]],
+          [rowId, ids[2]],
+          [aloneId, alone]
+        ])
+      }
+      // Resuming at the row's id: nothing of it again.
+      const resumed = yield* Effect.promise(() =>
+        readSse(projectUrl, { headers: { ...headers, "last-event-id": rowId } }, (frames) => frames.filter(isJob).length >= 1))
+      assert.deepStrictEqual(resumed.frames.filter(isJob).map((frame) => dataOf(frame).jobId), [alone])
+
+      // One job's stream: its own event of the row, with the row's id (replayed, then live for its next event).
+      const onJob = yield* Effect.promise(() =>
+        readSse(jobUrl(ids[1]!), { headers: { ...headers, "last-event-id": String(before) } }, (frames) => frames.filter(isJob).length >= 2)).pipe(
+          Effect.forkChild
+        )
+      yield* Effect.promise(async () => {
+        for (let i = 0; i < 750 && realtime.subscriberCount() < 1; i++) await new Promise((resolve) => setTimeout(resolve, 20))
+      })
+      const queue = yield* JobQueue
+      const claimed = yield* queue.claim({ workerId: "w-stream", kinds: ["rt.batch.stream"], limit: 10, leaseMs: 60_000 })
+      assert.strictEqual(claimed.length, 4)
+      const jobFrames = (yield* Fiber.join(onJob)).frames.filter(isJob)
+      assert.deepStrictEqual(jobFrames.map((frame) => [dataOf(frame).kind, dataOf(frame).jobId]), [["enqueued", ids[1]!], ["started", ids[1]!]])
+      assert.strictEqual(jobFrames[0]!.id, rowId)
+      assert.isDefined(jobFrames[1]!.id, "a job's stream frame always carries its id")
+      yield* queue.completeMany("w-stream", claimed.map((job) => ({ job, result: null })))
+    }))
+})
