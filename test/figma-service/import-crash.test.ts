@@ -126,9 +126,14 @@ describe.skipIf(!hasRealPostgres)("figma.import under load and crashes (real Pos
           assert.strictEqual(trail.filter((e) => e.kind === "dead").length, 0, id)
           assert.isBelow(Math.max(...trail.map((e) => JSON.stringify(e.data).length)), 4096, `job event size of ${id}`)
         }
-        const [bus] = yield* sql<{ max_bytes: number }>`
-          SELECT max(octet_length(payload::text)) AS max_bytes FROM cogo.bus_events WHERE topic = 'job'
-            AND job_id = ANY(${`{${jobIds.join(",")}}`}::uuid[])`
+        // Each job's event, also inside a batch row (migration 0027: one row for a batch's jobs).
+        const [bus] = yield* sql<{ max_bytes: number; succeeded: string }>`
+          SELECT max(octet_length(coalesce(e.part->'p', b.payload)::text)) AS max_bytes,
+                 count(*) FILTER (WHERE b.kind = 'succeeded') AS succeeded
+          FROM cogo.bus_events b
+          LEFT JOIN LATERAL jsonb_array_elements(CASE WHEN b.job_ids IS NOT NULL THEN b.payload END) AS e(part) ON true
+          WHERE b.topic = 'job' AND coalesce((e.part->>'j')::uuid, b.job_id) = ANY(${`{${jobIds.join(",")}}`}::uuid[])`
+        assert.strictEqual(Number(bus!.succeeded), jobIds.length, "one streamed success per job")
         assert.isBelow(Number(bus!.max_bytes), 4096)
         const [stored] = yield* sql<{ min_bytes: number }>`
           SELECT min(octet_length(result::text)) AS min_bytes FROM cogo.jobs WHERE id = ANY(${`{${jobIds.join(",")}}`}::uuid[])`
