@@ -6,7 +6,7 @@ import type { PgClient } from "@effect/sql-pg"
 import { Effect } from "effect"
 import type { ClaimedJob, JobId } from "../../domain/jobs/Job.ts"
 import type { ClaimRow } from "./jobRows.ts"
-import { type Transition, uuidArray } from "./jobTransitions.ts"
+import { type Returning, type Transition, uuidArray } from "./jobTransitions.ts"
 import type { KindRegistry } from "./kindOptions.ts"
 
 export interface ClaimOptions {
@@ -28,6 +28,8 @@ const toClaimedJob = (row: ClaimRow): ClaimedJob => ({
   startedAt: row.started_at
 })
 
+const claimColumns: Returning<ClaimRow> = ["project_id", "payload", "attempts", "max_attempts", "traceparent", "created_at", "started_at"]
+
 /** Claims up to `limit` ready jobs of `kinds`: highest priority, then oldest first. */
 export const makeClaim = (sql: PgClient.PgClient, transition: Transition, kinds: KindRegistry) =>
   Effect.fnUntraced(function*(options: ClaimOptions) {
@@ -47,7 +49,7 @@ export const makeClaim = (sql: PgClient.PgClient, transition: Transition, kinds:
       ))
       RETURNING j.id, j.kind, j.project_id, j.payload, j.attempts, j.max_attempts, j.traceparent, j.created_at,
                 j.started_at, 'started' AS event, ${stream} AS stream,
-                jsonb_build_object('state', 'running', 'attempt', j.attempts, 'workerId', j.locked_by) AS data`)
+                jsonb_build_object('state', 'running', 'attempt', j.attempts, 'workerId', j.locked_by) AS data`, claimColumns)
     return rows.map(toClaimedJob)
   })
 
@@ -86,6 +88,6 @@ export const makeRescueExpired = (sql: PgClient.PgClient, transition: Transition
       RETURNING j.id, j.kind, j.project_id, j.traceparent, true AS stream,
                 CASE WHEN j.state = 'dead' THEN 'dead' ELSE 'rescued' END AS event,
                 jsonb_build_object('state', j.state, 'attempt', j.attempts, 'rescues', j.rescues,
-                  'error', j.last_error, 'workerId', expired.locked_by, 'startedAt', j.started_at) AS data`, { wakeWorkers: true, wakeWaiters: true }),
+                  'error', j.last_error, 'workerId', expired.locked_by, 'startedAt', j.started_at) AS data`, [], { wakeWorkers: true, wakeWaiters: true }),
     (rows) => rows.length
   )

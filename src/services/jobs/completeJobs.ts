@@ -39,7 +39,7 @@ export const makeCompleteMany = (sql: PgClient.PgClient, transition: Transition,
       WHERE j.id = ANY(${uuidArray(sql, input.map((item) => item.id))}) AND j.id = x.id AND j.attempts = x.attempt
         AND j.state = 'running' AND j.locked_by = ${workerId}
       RETURNING j.id, j.kind, j.project_id, j.traceparent, 'succeeded' AS event, x.stream AS stream,
-                jsonb_build_object('state', 'succeeded', 'attempt', j.attempts, 'result', x.summary) AS data`, { wakeWaiters: true })
+                jsonb_build_object('state', 'succeeded', 'attempt', j.attempts, 'result', x.summary) AS data`, [], { wakeWaiters: true })
     return rows.map((row) => row.id as JobId)
   })
 
@@ -66,7 +66,7 @@ export const makeFail = (sql: PgClient.PgClient, transition: Transition, kinds: 
       RETURNING id, kind, project_id, traceparent, run_at, state, true AS stream,
                 CASE WHEN state = 'queued' THEN 'retrying' ELSE 'dead' END AS event,
                 jsonb_build_object('state', state, 'attempt', attempts, 'rescues', rescues, 'error', last_error,
-                  'runAt', run_at, 'workerId', ${workerId}::text, 'startedAt', started_at) AS data`, { wakeWaiters: true })
+                  'runAt', run_at, 'workerId', ${workerId}::text, 'startedAt', started_at) AS data`, ["run_at", "state"], { wakeWaiters: true })
     const row = rows[0]
     if (row === undefined) return { _tag: "Stale" } as const satisfies FailOutcome
     return row.state === "queued"
@@ -85,6 +85,6 @@ export const makeCancel = (sql: PgClient.PgClient, transition: Transition) =>
       RETURNING j.id, j.kind, j.project_id, j.traceparent, 'cancelled' AS event, true AS stream,
                 jsonb_build_object('state', 'cancelled', 'reason', ${reason ?? "cancelled"}::text)
                   || CASE WHEN was.state = 'running' THEN jsonb_build_object('attempt', j.attempts, 'workerId', was.locked_by,
-                       'startedAt', j.started_at) ELSE '{}'::jsonb END AS data`, { wakeWaiters: true })
+                       'startedAt', j.started_at) ELSE '{}'::jsonb END AS data`, [], { wakeWaiters: true })
     return rows.length === 1
   })

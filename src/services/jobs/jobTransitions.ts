@@ -43,6 +43,9 @@ export interface TransitionOptions {
   readonly wakeWaiters?: boolean | undefined
 }
 
+/** The columns of `changed` a caller reads back besides id, kind and event (the events' `data` stays in the database). */
+export type Returning<Row> = ReadonlyArray<Exclude<keyof Row, keyof ChangedRow> & string>
+
 const countTransitions = (rows: ReadonlyArray<ChangedRow>) =>
   Effect.suspend(() => {
     // One update per (kind, event) of the batch, not one per row.
@@ -62,10 +65,10 @@ const countTransitions = (rows: ReadonlyArray<ChangedRow>) =>
  * Runs `changed` (an UPDATE/INSERT returning id, kind, project_id, traceparent, event, data and `stream`,
  * whether this change goes to the bus) and, in the same statement, appends the job_events and bus events
  * of the table above and notifies `bus` once (bus listeners treat a notification as "read `since` your
- * last id").
+ * last id"). Returns id, kind, event and the `returning` columns of each changed job.
  */
 export const makeTransition = (sql: PgClient.PgClient) =>
-<Row extends object>(changed: Fragment, options: TransitionOptions = {}) =>
+<Row extends object>(changed: Fragment, returning: Returning<Row>, options: TransitionOptions = {}) =>
   sql<Row & ChangedRow>`
     WITH changed AS (${changed}),
     job_events AS (
@@ -89,7 +92,9 @@ export const makeTransition = (sql: PgClient.PgClient) =>
       WHERE EXISTS (SELECT 1 FROM changed WHERE ${options.wakeWaiters === true ? sql`true` : sql`stream`})
       ${options.wakeWorkers === true ? sql`UNION ALL SELECT pg_notify(${channel}, 'jobs:' || min(kind)) FROM changed HAVING count(*) > 0` : sql``}
     )
-    SELECT changed.*, (SELECT count(*) FROM notified) AS notified FROM changed`.pipe(
+    SELECT ${sql.unsafe(["id", "kind", "event", ...returning].map((column) => `changed.${column}`).join(", "))},
+           (SELECT count(*) FROM notified) AS notified
+    FROM changed`.pipe(
     Effect.tap(countTransitions)
   )
 
