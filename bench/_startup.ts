@@ -12,6 +12,7 @@ import * as path from "node:path"
 import { EmbeddedPostgres } from "../src/services/platform/EmbeddedPostgres.ts"
 import { defaultTemplateOptions, ensureTemplate, type TemplateOptions } from "../src/services/platform/embedded/template.ts"
 import { Migrations } from "../src/services/platform/Migrations.ts"
+import { processMillis } from "./_cpu.ts"
 import { fmt, printTable } from "./_table.ts"
 
 const root = path.resolve(import.meta.dirname, "..")
@@ -29,16 +30,6 @@ const openDatabase = (dataDir: string, templates: TemplateOptions | false) => {
       PgClient.layer({ stream: embedded.connect, ssl: false, prepare: false, username: "postgres", database: "postgres", maxConnections: 4 })
     )).pipe(Layer.provide(EmbeddedPostgres.layer(dataDir, { templates })))
   ))))))
-}
-
-/** CPU time (user + system, all threads) a process has used so far, from /proc (Linux); NaN elsewhere. */
-const cpuMs = (pid: number | undefined): number => {
-  try {
-    const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100 // utime + stime, in 100 Hz ticks
-  } catch {
-    return Number.NaN
-  }
 }
 
 /**
@@ -64,7 +55,7 @@ const npmStart = async (dataDir: string) => {
     const onData = (chunk: Buffer) => {
       output += chunk.toString()
       const match = /"cogo ready".*?"startupMs":(\d+)/.exec(output)
-      if (match !== null) resolve({ wallMs: performance.now() - started, startupMs: Number(match[1]), cpuMs: cpuMs(child.pid) })
+      if (match !== null) resolve({ wallMs: performance.now() - started, startupMs: Number(match[1]), cpuMs: child.pid === undefined ? Number.NaN : processMillis(child.pid) })
     }
     child.stdout.on("data", onData)
     child.stderr.on("data", onData)

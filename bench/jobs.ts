@@ -10,7 +10,9 @@
  * graphile-worker runs twice: with its defaults, and with its batching (localQueue + batched completion),
  * the fairer comparison since cogo claims and completes in batches (and, for the no-op kind, prefetches
  * up to twice its concurrency, as graphile-worker's localQueue does). Ratios are cogo / graphile-worker
- * (throughput: higher is better for cogo; latency ratios are graphile-worker / cogo, so > 1 also favours cogo).
+ * (throughput: higher is better for cogo; latency and CPU ratios are graphile-worker / cogo, so > 1 also favours cogo).
+ * CPU per drained job (this process + the database's backends, from /proc, see `_cpu.ts`) is the figure that
+ * load on a shared machine moves least.
  * The systems alternate for `--rounds` rounds (a shared machine's load drifts); each figure is the median.
  */
 import { adminQuery, withDatabase } from "../test/support/TestDatabase.ts"
@@ -18,6 +20,7 @@ import { PgClient } from "@effect/sql-pg"
 import { ConfigProvider, Context, Effect, Layer, Schema, type Scope } from "effect"
 import { Logger, makeWorkerUtils, run as runGraphile, type Runner, type TaskList } from "graphile-worker"
 import * as os from "node:os"
+import { cpuSpent, sampleCpu } from "./_cpu.ts"
 import { AppConfig } from "../src/services/platform/AppConfig.ts"
 import { Database, DbRole } from "../src/services/platform/Database.ts"
 import { EventBus } from "../src/services/platform/EventBus.ts"
@@ -42,6 +45,8 @@ interface Result {
   readonly name: string
   readonly enqueuePerSecond: number
   readonly drainPerSecond: number
+  /** CPU per drained job, µs: this process (the queue's client side) and the database's backends. */
+  readonly drainCpu: { readonly node: number; readonly db: number }
   readonly p50: number
   readonly p99: number
 }
@@ -68,6 +73,8 @@ const percentile = (values: ReadonlyArray<number>, p: number) => {
   const sorted = [...values].sort((a, b) => a - b)
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN
 }
+
+const perJob = (spent: { readonly node: number; readonly server: number }, jobs: number) => ({ node: (spent.node * 1000) / jobs, db: (spent.server * 1000) / jobs })
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
@@ -127,12 +134,14 @@ const benchCogo = (options: Options, stream: boolean) =>
       yield* db.withRole(DbRole.agent, queue.enqueueMany(Array.from({ length: size }, () => ({ kind: "bench.noop", payload: {} }))))
     }
     const enqueueSeconds = (performance.now() - enqueueStart) / 1000
+    const cpu = Effect.map(sql<{ pid: number }>`SELECT pid FROM pg_stat_activity WHERE datname = current_database()`, (rows) => sampleCpu(rows.map((row) => row.pid)))
+    const cpuBefore = yield* cpu
     const drainStart = performance.now()
-    const drainSeconds = yield* Effect.scoped(Effect.gen(function*() {
+    const [drainSeconds, cpuAfter] = yield* Effect.scoped(Effect.gen(function*() {
       yield* startOrchestrators(options.workers, (o) =>
         o.register({ kind: "bench.noop", payload: Schema.Unknown, concurrency: options.concurrency, prefetch: 2, stream, run: () => Effect.void }))
       while ((yield* remaining("bench.noop")) > 0) yield* Effect.sleep("10 millis")
-      return (performance.now() - drainStart) / 1000
+      return [(performance.now() - drainStart) / 1000, yield* cpu] as const
     }))
 
     // Latency.
@@ -157,6 +166,7 @@ const benchCogo = (options: Options, stream: boolean) =>
       name: stream ? "cogo (job stream on)" : "cogo (stream: false)",
       enqueuePerSecond: options.jobs / enqueueSeconds,
       drainPerSecond: options.jobs / drainSeconds,
+      drainCpu: perJob(cpuSpent(cpuBefore, cpuAfter), options.jobs),
       p50: percentile(latencies, 50),
       p99: percentile(latencies, 99)
     } satisfies Result
@@ -183,10 +193,15 @@ const benchGraphile = async (url: string, options: Options, batched: boolean): P
       await utils.addJobs(Array.from({ length: size }, () => ({ identifier: "noop", payload: {} })))
     }
     const enqueueSeconds = (performance.now() - enqueueStart) / 1000
+    const cpu = () =>
+      utils.withPgClient(async (client) =>
+        sampleCpu((await client.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")).rows.map((row) => row.pid)))
+    const cpuBefore = await cpu()
     const drainStart = performance.now()
     const drainers = await start({ noop: async () => {} })
     while ((await remaining()) > 0) await sleep(10)
     const drainSeconds = (performance.now() - drainStart) / 1000
+    const drainCpu = perJob(cpuSpent(cpuBefore, await cpu()), options.jobs)
     await stop(drainers)
 
     const latencies: Array<number> = []
@@ -206,6 +221,7 @@ const benchGraphile = async (url: string, options: Options, batched: boolean): P
       name: batched ? "graphile-worker (localQueue + batched completion)" : "graphile-worker (defaults)",
       enqueuePerSecond: options.jobs / enqueueSeconds,
       drainPerSecond: options.jobs / drainSeconds,
+      drainCpu,
       p50: percentile(latencies, 50),
       p99: percentile(latencies, 99)
     }
@@ -213,6 +229,8 @@ const benchGraphile = async (url: string, options: Options, batched: boolean): P
     await utils.release()
   }
 }
+
+const cpuOf = (r: Result) => r.drainCpu.node + r.drainCpu.db
 
 const fmt = (n: number, digits = 0) => n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits })
 
@@ -224,14 +242,22 @@ export const run = async (args: ReadonlyArray<string>): Promise<void> => {
   await admin(server, `CREATE DATABASE ${database}`)
   try {
     const runs: Array<ReadonlyArray<Result>> = []
-    const cogoRun = (stream: boolean) =>
-      Effect.runPromise(benchCogo(options, stream).pipe(Effect.scoped, Effect.provide(cogoPlatform(url, options))))
+    const cogoRun = (stream: boolean, run = options) =>
+      Effect.runPromise(benchCogo(run, stream).pipe(Effect.scoped, Effect.provide(cogoPlatform(url, run))))
+    // A short unrecorded round first: otherwise the first measured run of each system also pays for JIT warm-up.
+    const warmUp = { ...options, jobs: Math.min(options.jobs, 2_000), latency: Math.min(options.latency, 50) }
+    await cogoRun(true, warmUp)
+    if (options.only !== "cogo") await benchGraphile(url, warmUp, true)
     for (let round = 0; round < options.rounds; round++) {
       const streamed = await cogoRun(true)
       const quiet = await cogoRun(false)
       if (options.only === "cogo") {
         for (const r of [streamed, quiet]) {
-          process.stdout.write(`${r.name}: enqueue ${fmt(r.enqueuePerSecond)}/s, drain ${fmt(r.drainPerSecond)}/s, start p50 ${fmt(r.p50, 1)} ms, p99 ${fmt(r.p99, 1)} ms\n`)
+          process.stdout.write(
+          `${r.name}: enqueue ${fmt(r.enqueuePerSecond)}/s, drain ${fmt(r.drainPerSecond)}/s (CPU per job: node ${fmt(r.drainCpu.node, 1)} µs + db ${
+            fmt(r.drainCpu.db, 1)
+          } µs), start p50 ${fmt(r.p50, 1)} ms, p99 ${fmt(r.p99, 1)} ms\n`
+        )
         }
         continue
       }
@@ -248,6 +274,7 @@ export const run = async (args: ReadonlyArray<string>): Promise<void> => {
         name: results[0]!.name,
         enqueuePerSecond: mid((r) => r.enqueuePerSecond),
         drainPerSecond: mid((r) => r.drainPerSecond),
+        drainCpu: { node: mid((r) => r.drainCpu.node), db: mid((r) => r.drainCpu.db) },
         p50: mid((r) => r.p50),
         p99: mid((r) => r.p99)
       }
@@ -257,15 +284,19 @@ export const run = async (args: ReadonlyArray<string>): Promise<void> => {
     const host = new URL(server)
     const ratio = (cogo: Result, g: Result) =>
       `${cogo.name} / ${g.name}: drain ${fmt(cogo.drainPerSecond / g.drainPerSecond, 2)}x, enqueue ${fmt(cogo.enqueuePerSecond / g.enqueuePerSecond, 2)}x, ` +
-      `latency p50 ${fmt(g.p50 / cogo.p50, 2)}x, p99 ${fmt(g.p99 / cogo.p99, 2)}x (goal >= 1.0)`
+      `latency p50 ${fmt(g.p50 / cogo.p50, 2)}x, p99 ${fmt(g.p99 / cogo.p99, 2)}x, drain CPU per job ${fmt(cpuOf(g) / cpuOf(cogo), 2)}x (goal >= 1.0)`
     process.stdout.write(
       `\njobs benchmark: ${fmt(options.jobs)} no-op jobs, enqueue batches of ${options.batch}, ` +
         `${options.workers} workers x concurrency ${options.concurrency}; latency over ${options.latency} jobs; ` +
         `median of ${options.rounds} alternating rounds; ` +
         `PostgreSQL at ${host.hostname}:${host.port || "5432"}; ${os.cpus().length} cores, Node ${process.version}; ` +
         `load average ${os.loadavg().map((n) => n.toFixed(2)).join(" ")}\n\n` +
-        "| queue | enqueue jobs/s | drain jobs/s | enqueue-to-start p50 ms | p99 ms |\n|---|---:|---:|---:|---:|\n" +
-        rows.map((r) => `| ${r.name} | ${fmt(r.enqueuePerSecond)} | ${fmt(r.drainPerSecond)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} |`).join("\n") +
+        "| queue | enqueue jobs/s | drain jobs/s | drain CPU µs/job (node + db) | enqueue-to-start p50 ms | p99 ms |\n|---|---:|---:|---:|---:|---:|\n" +
+        rows.map((r) =>
+          `| ${r.name} | ${fmt(r.enqueuePerSecond)} | ${fmt(r.drainPerSecond)} | ${fmt(cpuOf(r), 1)} (${fmt(r.drainCpu.node, 1)} + ${fmt(r.drainCpu.db, 1)}) | ${
+            fmt(r.p50, 1)
+          } | ${fmt(r.p99, 1)} |`
+        ).join("\n") +
         "\n\n" +
         [streamed, quiet].flatMap((cogo) => [graphileDefaults, graphileBatched].map((g) => ratio(cogo, g))).join("\n") + "\n"
     )

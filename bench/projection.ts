@@ -19,7 +19,6 @@
  *   of batches that served the scenario.
  * - `--scenario throughput|latency` runs one half only (profiling).
  */
-import * as fs from "node:fs"
 import { Worker } from "node:worker_threads"
 import { monitorEventLoopDelay } from "node:perf_hooks"
 import { PgClient } from "@effect/sql-pg"
@@ -32,6 +31,7 @@ import { Database, DbRole } from "../src/services/platform/Database.ts"
 import { Notifications } from "../src/services/platform/Notifications.ts"
 import { Outbox } from "../src/services/cqrs/Outbox.ts"
 import { ProjectCommands } from "../src/services/cqrs/ProjectCommands.ts"
+import { cpuSpent, sampleCpu } from "./_cpu.ts"
 import { fmt, printTable, summarize } from "./_table.ts"
 import { perBackend, platform } from "./_backends.ts"
 import { benchPageId, benchProjectId, type Commit, epochMillis, type WriterPlan, type WriterResult, writeOpenLoop } from "./_projection-writers.ts"
@@ -119,35 +119,11 @@ const drainWith = (fibers: number) =>
     return (performance.now() - start) / 1000
   })
 
-interface CpuSample {
-  readonly node: number
-  readonly server: ReadonlyMap<number, number>
-}
-
-/**
- * CPU time (ms) of this process (all threads: PGlite included) and of the database's server processes
- * (a local PostgreSQL, read from /proc; 0 where unreadable). On a shared machine wall-clock throughput
- * swings with the load; CPU per update barely does, so it is the figure to compare runs by.
- */
+/** CPU of this process and of the bench database's backends (see `_cpu.ts`). */
 const cpuMillis = Effect.gen(function*() {
   const sql = yield* PgClient.PgClient
   const backends = yield* sql<{ pid: number }>`SELECT pid FROM pg_stat_activity WHERE datname = current_database()`
-  const server = new Map(backends.map(({ pid }) => {
-    try {
-      const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
-      return [pid, (Number(fields[11]) + Number(fields[12])) * 10] as const
-    } catch {
-      return [pid, 0] as const
-    }
-  }))
-  const own = process.cpuUsage()
-  const sample: CpuSample = { node: (own.user + own.system) / 1000, server }
-  return sample
-})
-
-const cpuSpent = (before: CpuSample, after: CpuSample) => ({
-  node: after.node - before.node,
-  server: [...after.server].reduce((sum, [pid, ms]) => sum + ms - (before.server.get(pid) ?? 0), 0)
+  return sampleCpu(backends.map(({ pid }) => pid))
 })
 
 const throughput = (count: number, config: ApplierConfig, fibers: number) =>
