@@ -11,8 +11,8 @@
  * the fairer comparison since cogo claims and completes in batches (and, for the no-op kind, prefetches
  * up to twice its concurrency, as graphile-worker's localQueue does). Ratios are cogo / graphile-worker
  * (throughput: higher is better for cogo; latency and CPU ratios are graphile-worker / cogo, so > 1 also favours cogo).
- * CPU per drained job (this process + the database's backends, from /proc, see `_cpu.ts`) is the figure that
- * load on a shared machine moves least.
+ * CPU per drained job (this process + the database's backends, from /proc, see `_cpu.ts`) and WAL bytes per
+ * job are the figures that load on a shared machine moves least.
  * The systems alternate for `--rounds` rounds (a shared machine's load drifts); each figure is the median.
  */
 import { adminQuery, withDatabase } from "../test/support/TestDatabase.ts"
@@ -47,6 +47,8 @@ interface Result {
   readonly drainPerSecond: number
   /** CPU per drained job, µs: this process (the queue's client side) and the database's backends. */
   readonly drainCpu: { readonly node: number; readonly db: number }
+  /** WAL written per job (bytes; the whole database cluster, so autovacuum adds a little noise). */
+  readonly wal: { readonly enqueue: number; readonly drain: number }
   readonly p50: number
   readonly p99: number
 }
@@ -75,6 +77,8 @@ const percentile = (values: ReadonlyArray<number>, p: number) => {
 }
 
 const perJob = (spent: { readonly node: number; readonly server: number }, jobs: number) => ({ node: (spent.node * 1000) / jobs, db: (spent.server * 1000) / jobs })
+
+const walQuery = "SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::float8 AS n"
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
@@ -128,12 +132,15 @@ const benchCogo = (options: Options, stream: boolean) =>
 
     // Throughput. The kind's settings are known before enqueueing, as in a process that registers its kinds at start.
     yield* queue.configureKind("bench.noop", { stream })
+    const wal = Effect.map(sql.unsafe<{ n: number }>(walQuery), (rows) => rows[0]!.n)
+    const walStart = yield* wal
     const enqueueStart = performance.now()
     for (let done = 0; done < options.jobs; done += options.batch) {
       const size = Math.min(options.batch, options.jobs - done)
       yield* db.withRole(DbRole.agent, queue.enqueueMany(Array.from({ length: size }, () => ({ kind: "bench.noop", payload: {} }))))
     }
     const enqueueSeconds = (performance.now() - enqueueStart) / 1000
+    const walEnqueued = yield* wal
     const cpu = Effect.map(sql<{ pid: number }>`SELECT pid FROM pg_stat_activity WHERE datname = current_database()`, (rows) => sampleCpu(rows.map((row) => row.pid)))
     const cpuBefore = yield* cpu
     const drainStart = performance.now()
@@ -143,6 +150,7 @@ const benchCogo = (options: Options, stream: boolean) =>
       while ((yield* remaining("bench.noop")) > 0) yield* Effect.sleep("10 millis")
       return [(performance.now() - drainStart) / 1000, yield* cpu] as const
     }))
+    const walDrained = yield* wal
 
     // Latency.
     const latencies: Array<number> = []
@@ -167,6 +175,7 @@ const benchCogo = (options: Options, stream: boolean) =>
       enqueuePerSecond: options.jobs / enqueueSeconds,
       drainPerSecond: options.jobs / drainSeconds,
       drainCpu: perJob(cpuSpent(cpuBefore, cpuAfter), options.jobs),
+      wal: { enqueue: (walEnqueued - walStart) / options.jobs, drain: (walDrained - walEnqueued) / options.jobs },
       p50: percentile(latencies, 50),
       p99: percentile(latencies, 99)
     } satisfies Result
@@ -186,13 +195,16 @@ const benchGraphile = async (url: string, options: Options, batched: boolean): P
   const stop = (runners: ReadonlyArray<Runner>) => Promise.all(runners.map((r) => r.stop()))
   const remaining = () =>
     utils.withPgClient(async (client) => Number((await client.query<{ n: string }>("SELECT count(*) AS n FROM graphile_worker.jobs")).rows[0]!.n))
+  const wal = () => utils.withPgClient(async (client) => (await client.query<{ n: number }>(walQuery)).rows[0]!.n)
   try {
+    const walStart = await wal()
     const enqueueStart = performance.now()
     for (let done = 0; done < options.jobs; done += options.batch) {
       const size = Math.min(options.batch, options.jobs - done)
       await utils.addJobs(Array.from({ length: size }, () => ({ identifier: "noop", payload: {} })))
     }
     const enqueueSeconds = (performance.now() - enqueueStart) / 1000
+    const walEnqueued = await wal()
     const cpu = () =>
       utils.withPgClient(async (client) =>
         sampleCpu((await client.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")).rows.map((row) => row.pid)))
@@ -202,6 +214,7 @@ const benchGraphile = async (url: string, options: Options, batched: boolean): P
     while ((await remaining()) > 0) await sleep(10)
     const drainSeconds = (performance.now() - drainStart) / 1000
     const drainCpu = perJob(cpuSpent(cpuBefore, await cpu()), options.jobs)
+    const walDrained = await wal()
     await stop(drainers)
 
     const latencies: Array<number> = []
@@ -222,6 +235,7 @@ const benchGraphile = async (url: string, options: Options, batched: boolean): P
       enqueuePerSecond: options.jobs / enqueueSeconds,
       drainPerSecond: options.jobs / drainSeconds,
       drainCpu,
+      wal: { enqueue: (walEnqueued - walStart) / options.jobs, drain: (walDrained - walEnqueued) / options.jobs },
       p50: percentile(latencies, 50),
       p99: percentile(latencies, 99)
     }
@@ -256,7 +270,7 @@ export const run = async (args: ReadonlyArray<string>): Promise<void> => {
           process.stdout.write(
           `${r.name}: enqueue ${fmt(r.enqueuePerSecond)}/s, drain ${fmt(r.drainPerSecond)}/s (CPU per job: node ${fmt(r.drainCpu.node, 1)} µs + db ${
             fmt(r.drainCpu.db, 1)
-          } µs), start p50 ${fmt(r.p50, 1)} ms, p99 ${fmt(r.p99, 1)} ms\n`
+          } µs; WAL per job: enqueue ${fmt(r.wal.enqueue)} B + drain ${fmt(r.wal.drain)} B), start p50 ${fmt(r.p50, 1)} ms, p99 ${fmt(r.p99, 1)} ms\n`
         )
         }
         continue
@@ -275,6 +289,7 @@ export const run = async (args: ReadonlyArray<string>): Promise<void> => {
         enqueuePerSecond: mid((r) => r.enqueuePerSecond),
         drainPerSecond: mid((r) => r.drainPerSecond),
         drainCpu: { node: mid((r) => r.drainCpu.node), db: mid((r) => r.drainCpu.db) },
+        wal: { enqueue: mid((r) => r.wal.enqueue), drain: mid((r) => r.wal.drain) },
         p50: mid((r) => r.p50),
         p99: mid((r) => r.p99)
       }
@@ -291,11 +306,12 @@ export const run = async (args: ReadonlyArray<string>): Promise<void> => {
         `median of ${options.rounds} alternating rounds; ` +
         `PostgreSQL at ${host.hostname}:${host.port || "5432"}; ${os.cpus().length} cores, Node ${process.version}; ` +
         `load average ${os.loadavg().map((n) => n.toFixed(2)).join(" ")}\n\n` +
-        "| queue | enqueue jobs/s | drain jobs/s | drain CPU µs/job (node + db) | enqueue-to-start p50 ms | p99 ms |\n|---|---:|---:|---:|---:|---:|\n" +
+        "| queue | enqueue jobs/s | drain jobs/s | drain CPU µs/job (node + db) | WAL B/job (enqueue + drain) | enqueue-to-start p50 ms | p99 ms |\n" +
+        "|---|---:|---:|---:|---:|---:|---:|\n" +
         rows.map((r) =>
           `| ${r.name} | ${fmt(r.enqueuePerSecond)} | ${fmt(r.drainPerSecond)} | ${fmt(cpuOf(r), 1)} (${fmt(r.drainCpu.node, 1)} + ${fmt(r.drainCpu.db, 1)}) | ${
-            fmt(r.p50, 1)
-          } | ${fmt(r.p99, 1)} |`
+            fmt(r.wal.enqueue + r.wal.drain)
+          } (${fmt(r.wal.enqueue)} + ${fmt(r.wal.drain)}) | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} |`
         ).join("\n") +
         "\n\n" +
         [streamed, quiet].flatMap((cogo) => [graphileDefaults, graphileBatched].map((g) => ratio(cogo, g))).join("\n") + "\n"
