@@ -123,6 +123,34 @@ layer(EdgeServerLive(), { excludeTestServices: true })("job events per batch", (
       assert.deepStrictEqual(trail.map((event) => event.kind), ["enqueued", "started", "succeeded"])
     }))
 
+  it.effect("a bus row lists at most 100 jobs, and a page holds whole rows within its event budget (at least one row)", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient
+      const bus = yield* EventBus
+      const projectId = yield* newProject("big-batch")
+      const before = yield* lastBusId
+      const ids = yield* enqueueBatch("rt.batch.big", projectId, 250)
+      const rows = yield* sql<{ id: string; jobs: number }>`
+        SELECT id::text, cardinality(job_ids) AS jobs FROM cogo.bus_events WHERE id > ${before} AND project_id = ${projectId} ORDER BY id`
+      assert.deepStrictEqual(rows.map((row) => row.jobs), [100, 100, 50])
+      const [first, second, third] = rows.map((row) => Number(row.id)) as [number, number, number]
+
+      const idsOf = (events: ReadonlyArray<BusEvent>) => [...new Set(events.map((event) => event.id))]
+      // The first row always, even over the budget; then rows while they fit.
+      const small = yield* bus.page({ afterId: before, limit: 50, projectId })
+      assert.deepStrictEqual([idsOf(small.events), small.events.length, small.more], [[first], 100, true])
+      const cut = yield* bus.page({ afterId: before, limit: 150, projectId })
+      assert.deepStrictEqual([idsOf(cut.events), cut.events.length, cut.more], [[first], 100, true])
+      const rest = yield* bus.page({ afterId: first, limit: 150, projectId })
+      assert.deepStrictEqual([idsOf(rest.events), rest.events.length, rest.more], [[second, third], 150, false])
+      const all = yield* bus.page({ afterId: before, limit: 1000, projectId })
+      assert.deepStrictEqual([all.events.length, all.more], [250, false])
+      assert.deepStrictEqual(all.events.map((event) => event.jobId), ids)
+      // A full page of rows may have more after it; a job filter counts one event per row.
+      assert.isTrue((yield* bus.page({ afterId: before, limit: 2, jobId: ids[120]! })).events.length === 1)
+      assert.deepStrictEqual((yield* bus.page({ afterId: before, limit: 1, projectId: projectId })).more, true)
+    }))
+
   it.effect("streams: a project's stream gets every job of a batch row and the id on its last frame only; a job's stream its own event; replays match", () =>
     Effect.gen(function*() {
       const url = yield* baseUrl

@@ -168,7 +168,7 @@ const inFlight = (projectId: string, kind: string) =>
 /**
  * A second Realtime hub with its own HTTP server (the realtime routes) over the same database and services:
  * what a replica started or restarted while `cogo.bus_events` already holds events runs. `env` is its whole
- * configuration (heartbeat 200 ms unless set). `slowRead` runs before each of its `EventBus.since` reads (a
+ * configuration (heartbeat 200 ms unless set). `slowRead` runs before each of its `EventBus.page` reads (a
  * slow database): with it a test holds a replay until the clients it needs are registered. The hub and its server stop with the caller's scope.
  */
 const startHub = (env: Record<string, string>, slowRead: (options: SinceOptions) => Effect.Effect<void> = () => Effect.void) =>
@@ -177,7 +177,7 @@ const startHub = (env: Record<string, string>, slowRead: (options: SinceOptions)
       yield* Effect.context<PgClient.PgClient | Database | EventBus | Notifications | Auth>()
     )
     const bus = Context.get(services, EventBus)
-    const slowBus = EventBus.of({ ...bus, since: (options) => Effect.andThen(slowRead(options), bus.since(options)) })
+    const slowBus = EventBus.of({ ...bus, page: (options) => Effect.andThen(slowRead(options), bus.page(options)) })
     // A memo map of its own: every layer is built anew (the shared one would hand back the running hub).
     const context = yield* Layer.buildWithMemoMap(HttpRouter.serve(RealtimeRoutesLive, { disableLogger: true }).pipe(
       Layer.provideMerge(Realtime.layer),

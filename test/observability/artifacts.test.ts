@@ -12,6 +12,7 @@ import type { TraceDetail } from "../../src/domain/observability/Observability.t
 import type { JobId } from "../../src/domain/jobs/Job.ts"
 import { Artifacts } from "../../src/services/observability/Artifacts.ts"
 import { JobQueue } from "../../src/services/jobs/JobQueue.ts"
+import { Database, DbRole } from "../../src/services/platform/Database.ts"
 import { operatorGet, RunningServiceTag, serviceLayer } from "./support.ts"
 
 /** A fresh JWT secret per run: never a fixture. */
@@ -213,6 +214,26 @@ layer(TestLayer, { excludeTestServices: true, timeout: Duration.seconds(60) })("
       assert.deepStrictEqual(events.body.trim().split("\n").map((l) => (JSON.parse(l) as { kind: string }).kind), ["enqueued", "cancelled"])
       const bob = yield* tokenFor(randomUUID())
       assert.strictEqual((yield* rawGet(service.baseUrl, `/artifacts/${project}/${enqueued.id}/job.json`, { authorization: `Bearer ${bob}` })).status, 403)
+    }))
+
+  it.effect("every job of a batch that succeeds together gets its record (the batch's events share one bus row)", () =>
+    Effect.gen(function*() {
+      const service = yield* RunningServiceTag
+      const queue = yield* JobQueue
+      const db = yield* Database
+      const token = yield* tokenFor(alice)
+      const kind = "artifacts.batch"
+      const jobs = yield* db.withRole(DbRole.agent, queue.enqueueMany([1, 2, 3].map((n) => ({ kind, projectId: project, payload: { n } }))))
+      const claimed = yield* queue.claim({ workerId: "artifacts-test", kinds: [kind], limit: 10, leaseMs: 60_000 })
+      assert.strictEqual(claimed.length, 3)
+      assert.strictEqual((yield* queue.completeMany("artifacts-test", claimed.map((job) => ({ job, result: { done: job.payload } })))).length, 3)
+      for (const job of jobs) {
+        const record = yield* rawGet(service.baseUrl, `/artifacts/${project}/${job.id}/job.json`, { authorization: `Bearer ${token}` }).pipe(
+          Effect.filterOrFail((r) => r.status === 200),
+          Effect.retry(Schedule.spaced("100 millis").pipe(Schedule.upTo({ times: 100 })))
+        )
+        assert.strictEqual((JSON.parse(record.body) as { state: string; id: string }).state, "succeeded")
+      }
     }))
 
   it("the URL parser decodes exactly once", () => {

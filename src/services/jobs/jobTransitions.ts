@@ -8,8 +8,8 @@
  * | started, succeeded | no row: derived from the job row and the event that ended the attempt (`jobEvents.ts`) | when the kind streams, one row per batch and project |
  * | retrying, dead, rescued, cancelled, progress, log | one row per job | always, one row per job |
  *
- * A row per batch (migration 0027) lists its jobs in `job_ids` and their payloads as an array; `EventBus`
- * reads it back as one event per job. A batch of one job writes the per-job row.
+ * A row per batch (migration 0027; at most 100 jobs) lists its jobs in `job_ids` and their payloads as an
+ * array; `EventBus` reads it back as one event per job. A batch of one job writes the per-job row.
  *
  * Events that end an attempt (retrying, dead, rescued, cancelled while running) carry its `startedAt` and
  * `workerId`, from which its `started` event is derived. A kind streams unless it is registered with
@@ -28,6 +28,12 @@ export const jobTransitions = Metric.counter("cogo_job_transitions_total", {
   description: "Job state changes, by job kind and event",
   incremental: true
 })
+
+/**
+ * The most jobs one bus row lists: a row is read whole (pages never split it), so this bounds what one read
+ * of the log holds beyond its page size (100 parts of at most ~2 KB each, see `JobEventResult.ts`).
+ */
+const maxJobsPerBusRow = 100
 
 /** What every statement given to `transition` returns per changed job, besides its own columns. */
 export interface ChangedRow {
@@ -82,9 +88,12 @@ export const makeTransition = (sql: PgClient.PgClient) =>
              CASE WHEN count(*) = 1 THEN (array_agg(data || jsonb_build_object('jobKind', kind)))[1]
                ELSE jsonb_agg(jsonb_build_object('j', id, 't', traceparent, 'p', data || jsonb_build_object('jobKind', kind)) ORDER BY id) END,
              CASE WHEN count(*) = 1 THEN (array_agg(traceparent))[1] END
-      FROM changed WHERE stream
-      -- Lifecycle events share a row per (event, project); the rarer ones keep a row per job.
-      GROUP BY event, project_id, CASE WHEN event NOT IN ('enqueued', 'started', 'succeeded') THEN id END
+      FROM (
+        SELECT *, (row_number() OVER (PARTITION BY event, project_id ORDER BY id) - 1) / ${maxJobsPerBusRow} AS chunk
+        FROM changed WHERE stream
+      ) streamed
+      -- Lifecycle events share a row per (event, project, chunk of 100 jobs); the rarer ones keep a row per job.
+      GROUP BY event, project_id, chunk, CASE WHEN event NOT IN ('enqueued', 'started', 'succeeded') THEN id END
       RETURNING id
     ),
     notified AS (

@@ -238,23 +238,25 @@ export const jobRecorder = Effect.gen(function*() {
   // Ids are allocated before commit, so a lower id can become visible after a higher one was read: every
   // pass re-reads the last `lookback` ids and skips the events it already handled.
   const lookback = 200
-  const handled = new Set<number>()
+  // Keyed by id and job: the jobs of a batch row share its id (migration 0027). Value: the event's id.
+  const handled = new Map<string, number>()
   const drain = Effect.gen(function*() {
     let afterId = Math.max(0, cursor - lookback)
     for (;;) {
-      const events = yield* bus.since({ afterId, limit: 500 })
+      const { events, more } = yield* bus.page({ afterId, limit: 500 })
       for (const event of events) {
         afterId = event.id
-        if (handled.has(event.id)) continue
-        handled.add(event.id)
+        const key = `${event.id} ${event.jobId ?? ""}`
+        if (handled.has(key)) continue
+        handled.set(key, event.id)
         cursor = Math.max(cursor, event.id)
         if (event.topic !== "job" || !terminalJobEvents.has(event.kind) || event.jobId === null || event.projectId === null) continue
         yield* recordJob(artifacts, queue, event.jobId as JobId).pipe(
           Effect.catchCause((cause) => Effect.logWarning(`artifacts of job ${event.jobId} not recorded`, cause))
         )
       }
-      for (const id of handled) if (id <= cursor - lookback) handled.delete(id)
-      if (events.length < 500) return
+      for (const [key, id] of handled) if (id <= cursor - lookback) handled.delete(key)
+      if (!more) return
     }
   })
   yield* notifications.wakeups("bus", pollEvery).pipe(

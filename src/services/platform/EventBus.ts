@@ -40,9 +40,19 @@ export interface SinceOptions {
   readonly afterId: number
   readonly projectId?: string | undefined
   readonly jobId?: string | undefined
+  /**
+   * At most this many events (default 1,000), in whole rows: a batch row of job events is never split, so a
+   * page holds at least one row (a batch row holds at most 100 events, see `jobTransitions.ts`).
+   */
   readonly limit?: number | undefined
   /** Payloads whose JSON text is larger than this are replaced by a summary. */
   readonly maxPayloadBytes?: number | undefined
+}
+
+/** One read of `page`: its events and whether more may follow (read again after the last event's id). */
+export interface EventPage {
+  readonly events: ReadonlyArray<BusEvent>
+  readonly more: boolean
 }
 
 export class EventBus extends Context.Service<EventBus, {
@@ -50,6 +60,8 @@ export class EventBus extends Context.Service<EventBus, {
   readonly publish: (event: NewBusEvent) => Effect.Effect<number, SqlError>
   /** Events after `afterId` (exclusive), oldest first, optionally of one project or job. */
   readonly since: (options: SinceOptions) => Effect.Effect<ReadonlyArray<BusEvent>, SqlError>
+  /** `since`, saying whether more events may follow the page (for readers that page through the log). */
+  readonly page: (options: SinceOptions) => Effect.Effect<EventPage, SqlError>
   /** The events with these ids (those that exist), oldest first; payloads capped as in `since`. */
   readonly byIds: (ids: ReadonlyArray<number>, maxPayloadBytes?: number) => Effect.Effect<ReadonlyArray<BusEvent>, SqlError>
 }>()("cogo/EventBus") {
@@ -83,12 +95,12 @@ export class EventBus extends Context.Service<EventBus, {
       /**
        * The events of the rows `rows` selects (a subquery over cogo.bus_events), oldest first: a batch row of
        * job events (migration 0027) becomes one event per job, in the row's order, all with the row's id;
-       * with `jobId`, only that job's. Limits apply to rows, so a page never splits a batch row.
+       * with `jobId`, only that job's. `extra`: more columns of `rows` to return.
        */
-      const expand = (rows: Fragment, maxPayloadBytes: number | undefined, jobId?: string | undefined) => {
+      const expand = <Extra extends object = object>(rows: Fragment, maxPayloadBytes: number | undefined, jobId?: string | undefined, extra = sql``) => {
         const value = sql`coalesce(e.part->'p', b.payload)`
-        return sql<BusEventRow>`
-          SELECT b.id, b.topic, b.kind, b.project_id, coalesce((e.part->>'j')::uuid, b.job_id) AS job_id,
+        return sql<BusEventRow & Extra>`
+          SELECT ${extra} b.id, b.topic, b.kind, b.project_id, coalesce((e.part->>'j')::uuid, b.job_id) AS job_id,
                  ${capped(value, maxPayloadBytes)} AS payload,
                  CASE WHEN e.part IS NULL THEN b.traceparent ELSE e.part->>'t' END AS traceparent, b.created_at
           FROM (${rows}) b
@@ -97,20 +109,37 @@ export class EventBus extends Context.Service<EventBus, {
           ORDER BY b.id, e.n`
       }
 
-      const since = Effect.fn("EventBus.since")(function*(options: SinceOptions) {
-        const rows = yield* expand(
+      /**
+       * Rows after `afterId` while their events fit in `limit` (the first row always), with `fetched` (rows
+       * read: `limit` of them means more may follow) and `kept` (fewer than fetched: the budget cut the page).
+       * Every row holds at least one event, so `limit` rows always cover `limit` events.
+       */
+      const page = Effect.fn("EventBus.page")(function*(options: SinceOptions) {
+        const limit = options.limit ?? 1000
+        const events = options.jobId === undefined ? sql`coalesce(cardinality(job_ids), 1)` : sql`1`
+        const rows = yield* expand<{ readonly fetched: string; readonly kept: string }>(
           sql`
-            SELECT * FROM cogo.bus_events
-            WHERE id > ${options.afterId}
-              ${options.projectId === undefined ? sql`` : sql`AND project_id = ${options.projectId}`}
-              ${options.jobId === undefined ? sql`` : sql`AND (job_id = ${options.jobId} OR job_ids @> ARRAY[${options.jobId}]::uuid[])`}
-            ORDER BY id
-            LIMIT ${options.limit ?? 1000}`,
+            SELECT r.*, count(*) OVER () AS kept FROM (
+              SELECT b.*, sum(b.events) OVER (ORDER BY b.id) AS upto, count(*) OVER () AS fetched FROM (
+                SELECT *, ${events} AS events FROM cogo.bus_events
+                WHERE id > ${options.afterId}
+                  ${options.projectId === undefined ? sql`` : sql`AND project_id = ${options.projectId}`}
+                  ${options.jobId === undefined ? sql`` : sql`AND (job_id = ${options.jobId} OR job_ids @> ARRAY[${options.jobId}]::uuid[])`}
+                ORDER BY id
+                LIMIT ${limit}
+              ) b
+            ) r
+            WHERE r.upto = r.events OR r.upto <= ${limit}`,
           options.maxPayloadBytes,
-          options.jobId
+          options.jobId,
+          sql`b.fetched, b.kept,`
         )
-        return rows.map(toBusEvent)
+        const first = rows[0]
+        const more = first !== undefined && (Number(first.fetched) === limit || Number(first.kept) < Number(first.fetched))
+        return { events: rows.map(toBusEvent), more } satisfies EventPage
       })
+
+      const since = (options: SinceOptions) => Effect.map(page(options), (read) => read.events)
 
       const byIds = Effect.fn("EventBus.byIds")(function*(ids: ReadonlyArray<number>, maxPayloadBytes?: number) {
         if (ids.length === 0) return []
@@ -118,7 +147,7 @@ export class EventBus extends Context.Service<EventBus, {
         return rows.map(toBusEvent)
       })
 
-      return EventBus.of({ publish, since, byIds })
+      return EventBus.of({ publish, since, page, byIds })
     })
   )
 }

@@ -107,8 +107,8 @@ export class Realtime extends Context.Service<Realtime, {
       const maxPerUser = yield* Config.Int("COGO_REALTIME_MAX_CONNECTIONS_PER_USER").pipe(Config.withDefault(20))
       const maxConnections = yield* Config.Int("COGO_REALTIME_MAX_CONNECTIONS").pipe(Config.withDefault(20_000))
       const heartbeatEvery = yield* Config.Duration("COGO_SSE_HEARTBEAT").pipe(Config.withDefault(Duration.seconds(15)))
-      // The hub reads pages of 1,000; a connection's replay reads pages of 100, so one page (written to the
-      // socket as one chunk) holds at most 100 capped events.
+      // The hub reads pages of 1,000 events; a connection's replay reads pages of 100, so one page (written to
+      // the socket as one chunk) holds at most 100 capped events, or one batch row (at most 100 job events).
       const hubPage = 1000
       const replayPage = 100
 
@@ -173,7 +173,7 @@ export class Realtime extends Context.Service<Realtime, {
 
       const readNew: Effect.Effect<void, SqlError> = Effect.gen(function*() {
         for (;;) {
-          const events = yield* bus.since({ afterId: cursor, limit: hubPage, maxPayloadBytes: maxEventBytes })
+          const { events, more } = yield* bus.page({ afterId: cursor, limit: hubPage, maxPayloadBytes: maxEventBytes })
           // Taken after the read: a transaction holding a gap id started before this instant.
           const seenAt = yield* clock
           for (const event of events) {
@@ -183,7 +183,7 @@ export class Realtime extends Context.Service<Realtime, {
             cursor = event.id
             held.push(event)
           }
-          if (events.length < hubPage) return
+          if (!more) return
         }
       })
 
@@ -299,17 +299,17 @@ export class Realtime extends Context.Service<Realtime, {
       const replayFrom = (key: StreamKey, afterId: number) =>
         Stream.paginate(afterId, (after) =>
           Effect.map(
-            bus.since({
+            bus.page({
               afterId: after,
               limit: replayPage,
               maxPayloadBytes: maxEventBytes,
               ...("projectId" in key ? { projectId: key.projectId } : { jobId: key.jobId })
             }),
             // Pages never split a batch row, so its last event is known within the page.
-            (events) =>
+            ({ events, more }) =>
               [
                 events.map((event, i) => itemOf(event, events[i + 1]?.id !== event.id)),
-                events.length < replayPage ? Option.none() : Option.some(events[events.length - 1]!.id)
+                more ? Option.some(events[events.length - 1]!.id) : Option.none()
               ] as const
           ))
 
