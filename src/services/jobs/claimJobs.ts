@@ -6,7 +6,7 @@ import type { PgClient } from "@effect/sql-pg"
 import { Effect } from "effect"
 import type { ClaimedJob, JobId } from "../../domain/jobs/Job.ts"
 import type { ClaimRow } from "./jobRows.ts"
-import { type Returning, type Transition, uuidArray } from "./jobTransitions.ts"
+import { type Returning, runningById, type Transition, uuidArray } from "./jobTransitions.ts"
 import type { KindRegistry } from "./kindOptions.ts"
 
 export interface ClaimOptions {
@@ -59,7 +59,7 @@ export const makeHeartbeat = (sql: PgClient.PgClient) =>
     if (jobIds.length === 0) return []
     const rows = yield* sql<{ readonly id: string }>`
       UPDATE cogo.jobs SET lease_expires_at = now() + ${leaseMs} * interval '1 millisecond'
-      WHERE state = 'running' AND locked_by = ${workerId}
+      WHERE ${runningById(sql)} AND locked_by = ${workerId}
         AND id = ANY(${uuidArray(sql, jobIds)})
       RETURNING id`
     return rows.map((row) => row.id as JobId)

@@ -7,7 +7,7 @@ import type { PgClient } from "@effect/sql-pg"
 import { Duration, Effect } from "effect"
 import type { ClaimedJob, JobError, JobId, JobState } from "../../domain/jobs/Job.ts"
 import { eventResult } from "./JobEventResult.ts"
-import { type Transition, uuidArray } from "./jobTransitions.ts"
+import { runningById, type Transition, uuidArray } from "./jobTransitions.ts"
 import type { KindRegistry } from "./kindOptions.ts"
 import { backoffDelay } from "./RetryPolicy.ts"
 
@@ -37,7 +37,7 @@ export const makeCompleteMany = (sql: PgClient.PgClient, transition: Transition,
           updated_at = now()
       FROM jsonb_to_recordset(${JSON.stringify(input)}::jsonb) AS x(id uuid, attempt int, result jsonb, summary jsonb, stream boolean)
       WHERE j.id = ANY(${uuidArray(sql, input.map((item) => item.id))}) AND j.id = x.id AND j.attempts = x.attempt
-        AND j.state = 'running' AND j.locked_by = ${workerId}
+        AND ${runningById(sql)} AND j.locked_by = ${workerId}
       RETURNING j.id, j.kind, j.project_id, j.traceparent, 'succeeded' AS event, x.stream AS stream,
                 jsonb_build_object('state', 'succeeded', 'attempt', j.attempts, 'result', x.summary) AS data`, [], { wakeWaiters: true })
     return rows.map((row) => row.id as JobId)
@@ -62,7 +62,7 @@ export const makeFail = (sql: PgClient.PgClient, transition: Transition, kinds: 
           locked_by = NULL, lease_expires_at = NULL, rescues = rescues + ${stopped ? 1 : 0},
           run_at = CASE WHEN ${retry} THEN now() + ${delayMs} * interval '1 millisecond' ELSE now() END,
           finished_at = CASE WHEN ${retry} THEN NULL ELSE now() END, updated_at = now()
-      WHERE id = ${job.id} AND attempts = ${job.attempt} AND state = 'running' AND locked_by = ${workerId}
+      WHERE id = ${job.id} AND attempts = ${job.attempt} AND ${runningById(sql)} AND locked_by = ${workerId}
       RETURNING id, kind, project_id, traceparent, run_at, state, true AS stream,
                 CASE WHEN state = 'queued' THEN 'retrying' ELSE 'dead' END AS event,
                 jsonb_build_object('state', state, 'attempt', attempts, 'rescues', rescues, 'error', last_error,

@@ -109,6 +109,13 @@ export const makeTransition = (sql: PgClient.PgClient) =>
 
 export type Transition = ReturnType<typeof makeTransition>
 
+/**
+ * "The job is running", for statements that find their jobs by id. Written so the planner cannot use
+ * `jobs_lease_idx` (its predicate is `state = 'running'`): finished jobs leave dead entries there until vacuum,
+ * and a completion that combined it with the primary key read 12,000 of them per batch (0.8 ms) in the drain bench.
+ */
+export const runningById = (sql: PgClient.PgClient) => sql`(state = 'running') IS TRUE`
+
 /** A uuid[] the planner sees as an array (an index lookup per id), not a set-returning function to join. */
 export const uuidArray = (sql: PgClient.PgClient, ids: ReadonlyArray<string>) =>
   sql`ARRAY(SELECT jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb)::uuid)`
