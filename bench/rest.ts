@@ -7,14 +7,15 @@
  * same statements in process (`Database.asUser` with the same claims, the same triggers and RLS), C fibers
  * at a time. Rows/s, p50/p99 per row and the HTTP/in-process ratio.
  *
- * `npm run bench -- rest reads [--rows N] [--concurrency C] [--fetch]`: IDE reads under RLS with a user JWT,
- * `GET /rest/v1/pages` (50 rows of one project), against the same SELECT run in-process as that user
+ * `npm run bench -- rest reads [--rows N] [--concurrency C] [--warmup W] [--node-http | --fetch]`: IDE reads under RLS with a
+ * user JWT, `GET /rest/v1/pages` (50 rows of one project), against the same SELECT run in-process as that user
  * (`Database.asUser`: BEGIN, set_config, SELECT, COMMIT) and against the one statement the service runs
- * (`cogo.rest_read`, migration 0025) called in-process. The HTTP client runs in a worker thread (node:http, keep-alive), as a remote client
- * would, so it does not share the server's event loop; `--fetch` runs it on the server's own event loop
- * instead (the figures before issue 16 were measured that way). A second table gives CPU per request of the
- * server's thread and of the in-process run (`process.threadCpuUsage`), which a busy machine distorts less
- * than req/s.
+ * (`cogo.rest_read`, migration 0025) called in-process. The HTTP client runs in a worker thread, as a remote
+ * client would, so it does not share the server's event loop: by default a minimal keep-alive HTTP/1.1 client
+ * on sockets, `--node-http` node:http's client (the fifth session's figures; about twice the client CPU on the
+ * same 2 cores), `--fetch` fetch on the server's own event loop (the figures before issue 16). A second table
+ * gives CPU per request of the server's thread, the client's and the in-process run (`process.threadCpuUsage`),
+ * which a busy machine distorts less than req/s. Each path first serves W (1,000) warm-up requests.
  */
 import { Effect } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
@@ -70,35 +71,81 @@ const mainThread = async (n: number, concurrency: number, task: () => Promise<vo
 const definition = (label: string) => ({ tree: { type: "Column", id: "root", children: [{ type: "Text", id: "t", data: label }] } })
 
 /**
- * The HTTP load generator of the reads bench: `concurrency` keep-alive connections (node:http) in a worker
- * thread, as a remote client would be, so the server's event loop does only the server's work. Each request's
- * body is parsed and its row count checked. Answers per-request milliseconds and the wall time.
+ * The HTTP load generator of the reads bench: `concurrency` keep-alive connections in a worker thread, as a
+ * remote client would be, so the server's event loop does only the server's work. Each response's status is
+ * checked and its body parsed and its row count checked. Two clients: node:http (`--node-http`), or by
+ * default a minimal HTTP/1.1 client over one socket per connection (a fixed request, the response read by
+ * its content-length), which costs the shared 2-core machine less CPU than node:http, as a load generator
+ * such as wrk would. Answers per-request milliseconds, the wall time and the client thread's CPU.
  */
-const clientWorkerSource = `
+const clientWorkerSource = (kind: "node-http" | "socket") => `
 const { parentPort, workerData } = require("node:worker_threads")
-const http = require("node:http")
 const { url, headers, concurrency, expectedRows } = workerData
+const check = (status, body) => {
+  if (status !== 200) throw new Error("GET " + status + " " + body)
+  const rows = JSON.parse(body)
+  if (rows.length !== expectedRows) throw new Error("expected " + expectedRows + " rows, got " + rows.length)
+}
+${kind === "node-http" ? `
+const http = require("node:http")
 const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency })
-const get = () => new Promise((resolve, reject) => {
+const connect = async () => () => new Promise((resolve, reject) => {
   http.get(url, { agent, headers }, (response) => {
     const chunks = []
     response.on("data", (chunk) => chunks.push(chunk))
     response.on("end", () => {
-      const body = Buffer.concat(chunks).toString()
-      if (response.statusCode !== 200) return reject(new Error("GET " + response.statusCode + " " + body))
-      const rows = JSON.parse(body)
-      rows.length === expectedRows ? resolve() : reject(new Error("expected " + expectedRows + " rows, got " + rows.length))
+      try { check(response.statusCode, Buffer.concat(chunks).toString()); resolve() } catch (error) { reject(error) }
     })
   }).on("error", reject)
-})
+})` : `
+const net = require("node:net")
+const target = new URL(url)
+const request = Buffer.from("GET " + target.pathname + target.search + " HTTP/1.1\\r\\nhost: " + target.host + "\\r\\n" +
+  Object.entries(headers).map(([name, value]) => name + ": " + value + "\\r\\n").join("") + "\\r\\n", "latin1")
+const connect = () => new Promise((resolve, reject) => {
+  const socket = net.connect(Number(target.port), target.hostname)
+  socket.setNoDelay(true)
+  let pending
+  let buffer = Buffer.alloc(0)
+  const fail = (error) => { const p = pending; pending = undefined; p?.reject(error) }
+  socket.on("error", fail)
+  socket.on("close", () => fail(new Error("connection closed")))
+  socket.on("data", (chunk) => {
+    buffer = buffer.length === 0 ? chunk : Buffer.concat([buffer, chunk])
+    if (pending === undefined) return fail(new Error("unexpected bytes"))
+    const headEnd = buffer.indexOf("\\r\\n\\r\\n")
+    if (headEnd < 0) return
+    const head = buffer.toString("latin1", 0, headEnd)
+    const length = /\\r\\ncontent-length: *(\\d+)/i.exec(head)
+    if (length === null) return fail(new Error("no content-length: " + head))
+    const end = headEnd + 4 + Number(length[1])
+    if (buffer.length < end) return
+    const body = buffer.toString("utf8", headEnd + 4, end)
+    buffer = buffer.subarray(end)
+    const p = pending
+    pending = undefined
+    try { check(Number(head.slice(9, 12)), body); p.resolve() } catch (error) { p.reject(error) }
+  })
+  const get = () => new Promise((resolve, reject) => {
+    pending = { resolve, reject }
+    socket.write(request)
+  })
+  get.close = () => socket.destroy()
+  socket.once("connect", () => resolve(get))
+  socket.once("error", reject)
+})`}
 const cpuUs = (usage) => usage.user + usage.system
+let connections = []
 parentPort.on("message", async (n) => {
   try {
+    // New connections for each run: the server closes keep-alive connections idle for 5 s (between runs).
+    for (const get of connections) get.close?.()
+    connections = await Promise.all(Array.from({ length: concurrency }, connect))
     const cpu0 = process.threadCpuUsage()
     const samples = []
     let next = 0
     const started = performance.now()
-    await Promise.all(Array.from({ length: concurrency }, async () => {
+    await Promise.all(connections.map(async (get) => {
       while (next < n) {
         next++
         const t0 = performance.now()
@@ -115,7 +162,9 @@ parentPort.on("message", async (n) => {
 const reads = async (args: ReadonlyArray<string>) => {
   const requests = option(args, "rows", 4000)
   const concurrency = option(args, "concurrency", 16)
+  const warmup = option(args, "warmup", 1000)
   const sameProcessClient = args.includes("--fetch")
+  const workerClient = args.includes("--node-http") ? "node-http" : "socket"
   const service = await startService({ SUPABASE_JWT_SECRET: secret, COGO_AUTH_MODE: "prod", PROJECTION_ENABLED: "false" })
   const { Worker } = await import("node:worker_threads")
   let client: InstanceType<typeof Worker> | undefined
@@ -136,7 +185,7 @@ const reads = async (args: ReadonlyArray<string>) => {
     }))
     const url = `${service.url}/rest/v1/pages?select=id,name,route,version&project_id=eq.${projectId}&order=name`
     const headers = { authorization: `Bearer ${token}` }
-    const worker = new Worker(clientWorkerSource, { eval: true, workerData: { url, headers, concurrency, expectedRows: 50 } })
+    const worker = new Worker(clientWorkerSource(workerClient), { eval: true, workerData: { url, headers, concurrency, expectedRows: 50 } })
     client = worker
     const viaWorker = (n: number) =>
       new Promise<Measured>((resolve, reject) => {
@@ -172,9 +221,10 @@ const reads = async (args: ReadonlyArray<string>) => {
       }::jsonb)`
       if (read?.count !== 50) throw new Error("expected 50 pages")
     }))
-    await http(200) // warm-up
-    await mainThread(200, concurrency, direct)
-    await mainThread(200, concurrency, directOneStatement)
+    // Warm-up, the same for the three paths: until the JIT has compiled each path, round 1 measures compilation.
+    await http(warmup)
+    await mainThread(warmup, concurrency, direct)
+    await mainThread(warmup, concurrency, directOneStatement)
     const results: Array<Array<string>> = []
     const cpu: Array<Array<string>> = []
     const perRequest = (us: number) => fmt(us / requests, 0)
@@ -192,7 +242,9 @@ const reads = async (args: ReadonlyArray<string>) => {
     printTable(
       `/rest/v1 reads under RLS (GET pages, 50 rows, user JWT), ${requests} requests x 3 rounds, ${concurrency} concurrent, ${
         process.env["DATABASE_URL"] === undefined ? "embedded PGlite" : "PostgreSQL"
-      }, HTTP client: ${sameProcessClient ? "fetch on the server's event loop" : "node:http keep-alive in a worker thread"}`,
+      }, HTTP client: ${
+        sameProcessClient ? "fetch on the server's event loop" : workerClient === "node-http" ? "node:http keep-alive in a worker thread" : "keep-alive sockets in a worker thread"
+      }`,
       ["round", "HTTP req/s", "HTTP p50 ms", "HTTP p99 ms", "in-process req/s", "in-proc p50 ms", "in-proc p99 ms", "ratio", "in-process 1-statement req/s", "ratio vs 1-statement"],
       results
     )

@@ -5,24 +5,13 @@ import { SqlClient } from "effect/sql/SqlClient"
 import * as jose from "jose"
 import { Database, DbRole, sqlStateOf } from "../../src/services/platform/Database.ts"
 import { isSqlError } from "effect/sql/SqlError"
+import { seedOwnedPages } from "./restSeed.ts"
 import { anonKey, baseUrl, EdgeServerLive, serviceRoleKey, signToken, userToken } from "./server.ts"
 
 const alice = "a11ce000-0000-4000-8000-000000000001"
 const bob = "b0b00000-0000-4000-8000-000000000002"
 
-const seed = Effect.gen(function*() {
-  const sql = yield* SqlClient
-  const db = yield* Database
-  yield* db.withRole(DbRole.projector, Effect.gen(function*() {
-    const projects = yield* sql<{ id: string; owner_id: string }>`
-      INSERT INTO public.projects (name, owner_id) VALUES ('alice app', ${alice}), ('bob app', ${bob}) RETURNING id, owner_id`
-    for (const project of projects) {
-      const who = project.owner_id === alice ? "alice" : "bob"
-      yield* sql`INSERT INTO public.pages (project_id, name, route) VALUES
-        (${project.id}, ${`${who} home`}, '/'), (${project.id}, ${`${who} about`}, '/about')`
-    }
-  }))
-})
+const seed = seedOwnedPages({ alice, bob }, [{ suffix: "home", route: "/" }, { suffix: "about", route: "/about" }])
 
 const get = (url: string, init: RequestInit = {}) => Effect.promise(() => fetch(url, init))
 

@@ -66,15 +66,25 @@ export const EdgeMiddleware = HttpRouter.middleware(
     const maxJsonDepth = yield* Config.Int("COGO_MAX_JSON_DEPTH").pipe(Config.withDefault(256))
     const allowedOrigins = origins === "*" ? undefined : new Set(origins.split(",").map((o) => o.trim()))
 
-    const corsHeaders = (request: HttpServerRequest.HttpServerRequest): Record<string, string> => {
+    // Built once: every response carries the same CORS headers (one set per allowed origin).
+    const exposed = corsExposedHeaders.join(", ")
+    const corsFor = (origin: string): Record<string, string> => ({
+      "access-control-allow-origin": origin,
+      "access-control-expose-headers": exposed,
+      ...(allowedOrigins === undefined ? {} : { vary: "Origin" })
+    })
+    const anyOrigin = corsFor("*")
+    const perOrigin = new Map([...allowedOrigins ?? []].map((origin) => [origin, corsFor(origin)]))
+    /** The CORS headers of a response to `request`; undefined for an origin that is not allowed. */
+    const corsHeaders = (request: HttpServerRequest.HttpServerRequest): Record<string, string> | undefined => {
+      if (allowedOrigins === undefined) return anyOrigin
       const origin = request.headers["origin"]
-      const allowOrigin = allowedOrigins === undefined ? "*" : origin !== undefined && allowedOrigins.has(origin) ? origin : undefined
-      if (allowOrigin === undefined) return {}
-      return {
-        "access-control-allow-origin": allowOrigin,
-        "access-control-expose-headers": corsExposedHeaders.join(", "),
-        ...(allowedOrigins === undefined ? {} : { vary: "Origin" })
-      }
+      return origin === undefined ? undefined : perOrigin.get(origin)
+    }
+    const preflightHeaders = {
+      "access-control-allow-methods": corsMethods,
+      "access-control-allow-headers": corsAllowedHeaders.join(", "),
+      "access-control-max-age": "86400"
     }
 
     const limitFor = (path: string) => importPathPrefixes.some((prefix) => path.startsWith(prefix)) ? maxImportBody : maxBody
@@ -87,14 +97,11 @@ export const EdgeMiddleware = HttpRouter.middleware(
         : badRequest(found.path, found.message)
 
     /**
-     * Reads the body once with the cap (cached by the request for the handler) and checks the URL and the
-     * body for text PostgreSQL cannot store; the rejection response, if any.
+     * Reads the body once with the cap (cached by the request for the handler) and checks it for text
+     * PostgreSQL cannot store; the rejection response, if any.
      */
-    const checkRequest = (request: HttpServerRequest.HttpServerRequest, path: string) =>
+    const checkBody = (request: HttpServerRequest.HttpServerRequest, path: string) =>
       Effect.gen(function*() {
-        const inUrl = findUnsafeUrlText(request.url)
-        if (inUrl !== undefined) return unsafe(path, inUrl)
-        if (request.method === "GET" || request.method === "HEAD") return undefined
         const limit = limitFor(path)
         const declared = Number(request.headers["content-length"] ?? "0")
         if (Number.isFinite(declared) && declared > limit) return tooLarge(limit)
@@ -112,40 +119,35 @@ export const EdgeMiddleware = HttpRouter.middleware(
 
     /** Every 503 says when to retry; every 5xx is logged once, in the request's span. */
     const finish = (request: HttpServerRequest.HttpServerRequest, path: string, response: HttpServerResponse.HttpServerResponse, cause?: Cause.Cause<unknown>) =>
-      Effect.gen(function*() {
-        if (response.status < 500) return response
-        yield* Effect.logError(`${request.method} ${path} answered ${response.status}`).pipe(
-          Effect.annotateLogs(cause === undefined ? {} : { cause: Cause.pretty(cause) })
+      response.status < 500 ? Effect.succeed(response) : Effect.logError(`${request.method} ${path} answered ${response.status}`).pipe(
+        Effect.annotateLogs(cause === undefined ? {} : { cause: Cause.pretty(cause) }),
+        Effect.as(
+          response.status === 503 && response.headers["retry-after"] === undefined
+            ? HttpServerResponse.setHeader(response, "retry-after", String(retryAfterSeconds))
+            : response
         )
-        return response.status === 503 && response.headers["retry-after"] === undefined
-          ? HttpServerResponse.setHeader(response, "retry-after", String(retryAfterSeconds))
-          : response
+      )
+
+    /** The handler's answer, or the response for its failure; POSTs through the idempotency store. */
+    const handle = <E, R>(request: HttpServerRequest.HttpServerRequest, path: string, app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
+      Effect.matchCauseEffect(request.method === "POST" ? idempotency.middleware(request, app) : app, {
+        onSuccess: (response) => finish(request, path, response),
+        onFailure: (cause) =>
+          Cause.hasInterruptsOnly(cause) ? Effect.failCause(cause) : Effect.flatMap(failureResponse(cause, path), (response) => finish(request, path, response, cause))
       })
 
     return (app) =>
-      Effect.gen(function*() {
-        const request = yield* HttpServerRequest.HttpServerRequest
+      Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
         const cors = corsHeaders(request)
+        const withCors = (response: HttpServerResponse.HttpServerResponse) => cors === undefined ? response : HttpServerResponse.setHeaders(response, cors)
         if (request.method === "OPTIONS") {
-          return HttpServerResponse.empty({
-            status: 204,
-            headers: {
-              ...cors,
-              "access-control-allow-methods": corsMethods,
-              "access-control-allow-headers": corsAllowedHeaders.join(", "),
-              "access-control-max-age": "86400"
-            }
-          })
+          return Effect.succeed(HttpServerResponse.empty({ status: 204, headers: cors === undefined ? preflightHeaders : { ...cors, ...preflightHeaders } }))
         }
         const path = request.url.split("?")[0] ?? "/"
-        const rejected = yield* checkRequest(request, path)
-        const response = rejected ?? (yield* idempotency.middleware(request, app).pipe(
-          Effect.map((response) => ({ response, cause: undefined })),
-          Effect.catchCause((cause) =>
-            Cause.hasInterruptsOnly(cause) ? Effect.failCause(cause) : Effect.map(failureResponse(cause, path), (response) => ({ response, cause }))),
-          Effect.flatMap(({ response, cause }) => finish(request, path, response, cause))
-        ))
-        return HttpServerResponse.setHeaders(response, cors)
+        const inUrl = findUnsafeUrlText(request.url)
+        if (inUrl !== undefined) return Effect.succeed(withCors(unsafe(path, inUrl)))
+        if (request.method === "GET" || request.method === "HEAD") return Effect.map(handle(request, path, app), withCors)
+        return Effect.flatMap(checkBody(request, path), (rejected) => Effect.map(rejected === undefined ? handle(request, path, app) : Effect.succeed(rejected), withCors))
       })
   }),
   { global: true }

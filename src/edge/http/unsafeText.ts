@@ -84,8 +84,15 @@ export const jsonDeeperThan = (body: string, max: number): boolean => {
   return false
 }
 
+/**
+ * Cheap pre-check of a URL: only a NUL or a surrogate written as is, `%00`, or an escape of a byte outside
+ * ASCII (which may be a surrogate's encoding or malformed UTF-8) can decode to text that cannot be stored.
+ */
+const suspiciousUrl = /%(?![0-7][0-9a-fA-F])|%00|[\u0000\ud800-\udfff]/
+
 /** The unsafe text of a URL's path segments and query parameters (decoded), or a malformed escape. */
 export const findUnsafeUrlText = (url: string): UnsafeText | undefined => {
+  if (!suspiciousUrl.test(url)) return undefined
   const queryStart = url.indexOf("?")
   const path = queryStart < 0 ? url : url.slice(0, queryStart)
   for (const segment of path.split("/")) {

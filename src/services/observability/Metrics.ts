@@ -34,23 +34,36 @@ export const routeLabel = (url: string): string => {
   return pathname.split("/").map((segment) => uuidOrNumber.test(segment) ? ":id" : segment).join("/")
 }
 
+/**
+ * The series of one method, path and status, kept once built (at most 1,000, oldest dropped first): a metric
+ * with attributes builds its series key on first use, so reusing it spares that work on every request.
+ */
+const requestSeries = new Map<string, { readonly count: typeof httpRequests; readonly duration: typeof httpDuration }>()
+const seriesOf = (method: string, url: string, status: number) => {
+  const queryStart = url.indexOf("?")
+  const path = queryStart < 0 ? url : url.slice(0, queryStart)
+  const key = `${status} ${method} ${path}`
+  const cached = requestSeries.get(key)
+  if (cached !== undefined) return cached
+  const route = routeLabel(path)
+  const series = {
+    count: Metric.withAttributes(httpRequests, { method, route, status: String(status) }),
+    duration: Metric.withAttributes(httpDuration, { method, route })
+  }
+  if (requestSeries.size >= 1_000) requestSeries.delete(requestSeries.keys().next().value!)
+  requestSeries.set(key, series)
+  return series
+}
+
 /** Global router middleware: counts and times every request by method, route and status. */
 export const HttpMetricsMiddleware = HttpRouter.middleware((app) =>
-  Effect.gen(function*() {
-    const request = yield* HttpServerRequest.HttpServerRequest
+  Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
     const start = process.hrtime.bigint()
-    const response = yield* app.pipe(
-      Effect.onExit((exit) => {
-        const status = exit._tag === "Success" ? exit.value.status : 500
-        const attributes = { method: request.method, route: routeLabel(request.url), status: String(status) }
-        const seconds = Number(process.hrtime.bigint() - start) / 1e9
-        return Effect.andThen(
-          Metric.update(Metric.withAttributes(httpRequests, attributes), 1),
-          Metric.update(Metric.withAttributes(httpDuration, { method: attributes.method, route: attributes.route }), seconds)
-        )
-      })
-    )
-    return response
+    return Effect.onExit(app, (exit) => {
+      const series = seriesOf(request.method, request.url, exit._tag === "Success" ? exit.value.status : 500)
+      const seconds = Number(process.hrtime.bigint() - start) / 1e9
+      return Effect.andThen(Metric.update(series.count, 1), Metric.update(series.duration, seconds))
+    })
   }), { global: true })
 
 const scrapeProcessMetrics = (delay: ReturnType<typeof monitorEventLoopDelay>) =>
