@@ -58,13 +58,16 @@ layer(EdgeServerLive(), { excludeTestServices: true })("job events per batch", (
       const ids = yield* enqueueBatch("rt.batch.read", projectId, 3)
       const [alone] = yield* enqueueBatch("rt.batch.read", undefined, 1)
 
-      const rows = yield* sql<{ kind: string; job_id: string | null; job_ids: ReadonlyArray<string> | null; payload: unknown }>`
-        SELECT kind, job_id, job_ids, payload FROM cogo.bus_events WHERE id > ${before} ORDER BY id`
+      const rows = yield* sql<{ kind: string; job_id: string | null; job_ids: ReadonlyArray<string> | null; parts: string | null }>`
+        SELECT kind, job_id, job_ids, parts::text AS parts FROM cogo.bus_events WHERE id > ${before} ORDER BY id`
       assert.deepStrictEqual(rows.map((row) => [row.kind, row.job_id, row.job_ids === null ? null : [...row.job_ids]]), [
         ["enqueued", null, ids],
         ["enqueued", alone!, null]
       ])
-      assert.isTrue(Array.isArray(rows[0]!.payload), "a batch row's payload lists its jobs")
+      // A batch row's parts list its jobs in `job_ids` order; a single job's row has none.
+      const parts = JSON.parse(rows[0]!.parts!) as ReadonlyArray<{ j: string; k: string; p: { state: string } }>
+      assert.deepStrictEqual(parts.map((part) => [part.j, part.k, part.p.state]), ids.map((id) => [id, "rt.batch.read", "queued"]))
+      assert.isNull(rows[1]!.parts)
 
       const events = yield* bus.since({ afterId: before })
       assert.deepStrictEqual(jobIdsOf(events), [...ids, alone!])

@@ -128,10 +128,10 @@ describe.skipIf(!hasRealPostgres)("figma.import under load and crashes (real Pos
         }
         // Each job's event, also inside a batch row (migration 0027: one row for a batch's jobs).
         const [bus] = yield* sql<{ max_bytes: number; succeeded: string }>`
-          SELECT max(octet_length(coalesce(e.part->'p', b.payload)::text)) AS max_bytes,
+          SELECT max(octet_length(coalesce((e.part->'p')::text, b.payload::text))) AS max_bytes,
                  count(*) FILTER (WHERE b.kind = 'succeeded') AS succeeded
           FROM cogo.bus_events b
-          LEFT JOIN LATERAL jsonb_array_elements(CASE WHEN b.job_ids IS NOT NULL THEN b.payload END) AS e(part) ON true
+          LEFT JOIN LATERAL json_array_elements(b.parts) AS e(part) ON true
           WHERE b.topic = 'job' AND coalesce((e.part->>'j')::uuid, b.job_id) = ANY(${`{${jobIds.join(",")}}`}::uuid[])`
         assert.strictEqual(Number(bus!.succeeded), jobIds.length, "one streamed success per job")
         assert.isBelow(Number(bus!.max_bytes), 4096)

@@ -40,7 +40,7 @@ export const makeInsertJobs = (sql: PgClient.PgClient, transition: Transition, k
       ORDER BY ord
       ${keyed ? sql`ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING` : sql``}
       RETURNING id, kind, project_id, traceparent, idempotency_key, 'enqueued' AS event,
-                jsonb_build_object('state', 'queued', 'runAt', run_at) AS data,
+                json_build_object('state', 'queued', 'runAt', run_at) AS data,
                 ${streamOf(sql, input)} AS stream`, ["idempotency_key"], { wakeWorkers: true })
     const byKey = new Map<string, EnqueuedJob>()
     const unkeyed: Array<EnqueuedJob> = []

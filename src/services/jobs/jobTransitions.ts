@@ -8,8 +8,10 @@
  * | started, succeeded | no row: derived from the job row and the event that ended the attempt (`jobEvents.ts`) | when the kind streams, one row per batch and project |
  * | retrying, dead, rescued, cancelled, progress, log | one row per job | always, one row per job |
  *
- * A row per batch (migration 0027; at most 100 jobs) lists its jobs in `job_ids` and their payloads as an
- * array; `EventBus` reads it back as one event per job. A batch of one job writes the per-job row.
+ * A row per batch (migration 0027; at most 100 jobs) lists its jobs in `job_ids` and their events in `parts`
+ * (`json`: text is much cheaper to build than `jsonb`, and every claim and completion builds it); `EventBus`
+ * reads it back as one event per job. A batch of one job writes the per-job row. A statement's `data` may be
+ * `json` or `jsonb`.
  *
  * Events that end an attempt (retrying, dead, rescued, cancelled while running) carry its `startedAt` and
  * `workerId`, from which its `started` event is derived. A kind streams unless it is registered with
@@ -78,15 +80,15 @@ export const makeTransition = (sql: PgClient.PgClient) =>
   sql<Row & ChangedRow>`
     WITH changed AS (${changed}),
     job_events AS (
-      INSERT INTO cogo.job_events (job_id, kind, data) SELECT id, event, data FROM changed WHERE event NOT IN ('enqueued', 'started', 'succeeded')
+      INSERT INTO cogo.job_events (job_id, kind, data) SELECT id, event, data::jsonb FROM changed WHERE event NOT IN ('enqueued', 'started', 'succeeded')
     ),
     bus AS (
-      INSERT INTO cogo.bus_events (topic, kind, project_id, job_id, job_ids, payload, traceparent)
+      INSERT INTO cogo.bus_events (topic, kind, project_id, job_id, job_ids, payload, parts, traceparent)
       SELECT 'job', event, project_id,
              CASE WHEN count(*) = 1 THEN (array_agg(id))[1] END,
              CASE WHEN count(*) > 1 THEN array_agg(id ORDER BY id) END,
-             CASE WHEN count(*) = 1 THEN (array_agg(data || jsonb_build_object('jobKind', kind)))[1]
-               ELSE jsonb_agg(jsonb_build_object('j', id, 't', traceparent, 'p', data || jsonb_build_object('jobKind', kind)) ORDER BY id) END,
+             CASE WHEN count(*) = 1 THEN (array_agg(data))[1]::jsonb || jsonb_build_object('jobKind', min(kind)) ELSE '{}'::jsonb END,
+             CASE WHEN count(*) > 1 THEN json_agg(json_build_object('j', id, 't', traceparent, 'k', kind, 'p', data) ORDER BY id) END,
              CASE WHEN count(*) = 1 THEN (array_agg(traceparent))[1] END
       FROM (
         SELECT *, (row_number() OVER (PARTITION BY event, project_id ORDER BY id) - 1) / ${maxJobsPerBusRow} AS chunk

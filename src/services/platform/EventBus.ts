@@ -98,13 +98,15 @@ export class EventBus extends Context.Service<EventBus, {
        * with `jobId`, only that job's. `extra`: more columns of `rows` to return.
        */
       const expand = <Extra extends object = object>(rows: Fragment, maxPayloadBytes: number | undefined, jobId?: string | undefined, extra = sql``) => {
-        const value = sql`coalesce(e.part->'p', b.payload)`
         return sql<BusEventRow & Extra>`
           SELECT ${extra} b.id, b.topic, b.kind, b.project_id, coalesce((e.part->>'j')::uuid, b.job_id) AS job_id,
-                 ${capped(value, maxPayloadBytes)} AS payload,
+                 ${capped(sql`v.payload`, maxPayloadBytes)} AS payload,
                  CASE WHEN e.part IS NULL THEN b.traceparent ELSE e.part->>'t' END AS traceparent, b.created_at
           FROM (${rows}) b
-          LEFT JOIN LATERAL jsonb_array_elements(CASE WHEN b.job_ids IS NOT NULL THEN b.payload END) WITH ORDINALITY AS e(part, n) ON true
+          LEFT JOIN LATERAL json_array_elements(b.parts) WITH ORDINALITY AS e(part, n) ON true
+          CROSS JOIN LATERAL (
+            SELECT coalesce((e.part->'p')::jsonb || jsonb_build_object('jobKind', e.part->>'k'), b.payload) AS payload
+          ) v
           ${jobId === undefined ? sql`` : sql`WHERE coalesce((e.part->>'j')::uuid, b.job_id) = ${jobId}`}
           ORDER BY b.id, e.n`
       }
