@@ -264,12 +264,24 @@ export const run = async (args: ReadonlyArray<string>): Promise<void> => {
   await admin(server, `CREATE DATABASE ${database}`)
   try {
     const runs: Array<ReadonlyArray<Result>> = []
-    const cogoRun = (stream: boolean, run = options) =>
-      Effect.runPromise(benchCogo(run, stream).pipe(Effect.scoped, Effect.provide(cogoPlatform(url, run))))
+    // Every run starts from a vacuumed, checkpointed database: otherwise the first run after another pays for
+    // autovacuum of what that one left behind (finished cogo jobs, deleted graphile-worker rows).
+    const settle = async () => {
+      await admin(url, "VACUUM (ANALYZE)")
+      await admin(url, "CHECKPOINT")
+    }
+    const cogoRun = async (stream: boolean, run = options) => {
+      await settle()
+      return Effect.runPromise(benchCogo(run, stream).pipe(Effect.scoped, Effect.provide(cogoPlatform(url, run))))
+    }
+    const graphileRun = async (run: Options, batched: boolean) => {
+      await settle()
+      return benchGraphile(url, run, batched)
+    }
     // A short unrecorded round first: otherwise the first measured run of each system also pays for JIT warm-up.
     const warmUp = { ...options, jobs: Math.min(options.jobs, 2_000), latency: Math.min(options.latency, 50) }
     await cogoRun(true, warmUp)
-    if (options.only !== "cogo") await benchGraphile(url, warmUp, true)
+    if (options.only !== "cogo") await graphileRun(warmUp, true)
     for (let round = 0; round < options.rounds; round++) {
       // The first run of a round tends to pay for the garbage and JIT of what ran before: the two cogo runs swap places every round.
       const first = await cogoRun(round % 2 === 0)
@@ -285,8 +297,8 @@ export const run = async (args: ReadonlyArray<string>): Promise<void> => {
         }
         continue
       }
-      const defaultsRun = await benchGraphile(url, options, false)
-      const batchedRun = await benchGraphile(url, options, true)
+      const defaultsRun = await graphileRun(options, false)
+      const batchedRun = await graphileRun(options, true)
       runs.push([streamed, quiet, defaultsRun, batchedRun])
       process.stderr.write(`round ${round + 1}/${options.rounds}: drain ${runs[round]!.map((r) => fmt(r.drainPerSecond)).join(" / ")} jobs/s\n`)
     }
