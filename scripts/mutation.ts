@@ -42,12 +42,19 @@ const modules: ReadonlyArray<Module> = [
   {
     name: "realtime",
     file: "src/services/realtime/{Realtime,Fanout}.ts",
-    tests: ["test/edge/realtime.test.ts", "test/security/realtime-bounds.test.ts", "test/edge/realtime.mutation.test.ts"]
+    tests: ["test/edge/realtime.test.ts", "test/security/realtime-bounds.test.ts", "test/edge/realtime.mutation.test.ts", "test/edge/realtime-job-batches.test.ts"]
   },
   {
     name: "job-queue",
     file: "src/services/jobs/{claimJobs,completeJobs,enqueueJobs,jobTransitions,jobEvents}.ts",
-    tests: ["test/agents/jobs.test.ts", "test/agents/jobs-events.test.ts", "test/agents/lease.test.ts", "test/agents/saga.test.ts", "test/agents/job-queue.mutation.test.ts"]
+    tests: [
+      "test/agents/jobs.test.ts",
+      "test/agents/jobs-events.test.ts",
+      "test/agents/lease.test.ts",
+      "test/agents/saga.test.ts",
+      "test/agents/job-queue.mutation.test.ts",
+      "test/edge/realtime-job-batches.test.ts"
+    ]
   },
   {
     name: "projection",
