@@ -3,7 +3,7 @@
  * share one bus event row per (event, project), and every reader still sees one event per job: `EventBus`
  * (limits count rows, payload caps apply per job), a job's stream (its own event, with the row's id) and a
  * project's stream (every job's event; only the row's last frame carries the id, so a resume never skips part
- * of a row), live and replayed.
+ * of a row), live and replayed, also when batches commit from concurrent transactions out of id order.
  */
 import { assert, layer } from "@effect/vitest"
 import { Effect, Fiber } from "effect"
@@ -211,5 +211,45 @@ layer(EdgeServerLive(), { excludeTestServices: true })("job events per batch", (
       assert.strictEqual(jobFrames[0]!.id, rowId)
       assert.isDefined(jobFrames[1]!.id, "a job's stream frame always carries its id")
       yield* queue.completeMany("w-stream", claimed.map((job) => ({ job, result: null })))
+    }))
+
+  it.effect("batches committed by concurrent transactions reach a live project stream exactly once, in id order, and a resume at any frame id completes it", () =>
+    Effect.gen(function*() {
+      const url = yield* baseUrl
+      const realtime = yield* Realtime
+      const projectId = yield* newProject("batch-burst")
+      const token = yield* Effect.promise(() => userToken(alice))
+      const headers = { authorization: `Bearer ${token}` }
+      const projectUrl = `${url}/functions/v1/realtime/projects/${projectId}`
+      const isJob = (frame: SseFrame) => frame.event === "job"
+      const total = 200
+      const before = yield* lastBusId
+
+      const live = yield* Effect.promise(() => readSse(projectUrl, { headers }, (frames) => frames.filter(isJob).length >= total)).pipe(Effect.forkChild)
+      yield* Effect.promise(async () => {
+        for (let i = 0; i < 750 && realtime.subscriberCount() < 1; i++) await new Promise((resolve) => setTimeout(resolve, 20))
+      })
+      // 20 batches of 10 jobs, 4 transactions at a time: ids are taken out of commit order.
+      const batches = yield* Effect.forEach(Array.from({ length: 20 }), () => enqueueBatch("rt.batch.burst", projectId, 10), { concurrency: 4 })
+      const enqueued = batches.flat().sort()
+      const frames = (yield* Fiber.join(live)).frames.filter(isJob)
+      const events = frames.map(dataOf)
+      assert.deepStrictEqual(events.map((event) => event.jobId!).sort(), enqueued, "every job's event exactly once")
+      const eventIds = events.map((event) => event.id)
+      assert.deepStrictEqual(eventIds, [...eventIds].sort((a, b) => a - b), "in id order")
+      // One row per batch: 20 ids, the id line on each row's last frame only.
+      assert.strictEqual(new Set(eventIds).size, 20)
+      assert.deepStrictEqual(frames.map((frame) => frame.id !== undefined), eventIds.map((id, i) => eventIds[i + 1] !== id))
+
+      // A resume at any frame id gets exactly the rest; the frames before it plus the replay are the whole set.
+      for (const cut of [0, 7, 13, 18]) {
+        const resumeAt = [...new Set(eventIds)][cut]!
+        const rest = yield* Effect.promise(() =>
+          readSse(projectUrl, { headers: { ...headers, "last-event-id": String(resumeAt) } }, (read) => read.filter(isJob).length >= events.filter((e) => e.id > resumeAt).length, 30_000))
+        const seen = events.filter((event) => event.id <= resumeAt).map((event) => event.jobId!)
+        const replayed = rest.frames.filter(isJob).map((frame) => dataOf(frame).jobId!)
+        assert.deepStrictEqual([...seen, ...replayed].sort(), enqueued, `resume after ${resumeAt}`)
+      }
+      assert.isAbove(eventIds[0]!, before)
     }))
 })
