@@ -15,18 +15,27 @@ import { Database, DbRole } from "../../src/services/platform/Database.ts"
 import { EventBus } from "../../src/services/platform/EventBus.ts"
 import { Realtime } from "../../src/services/realtime/Realtime.ts"
 import { readSse, type SseFrame } from "../support/sseClient.ts"
-import { baseUrl, EdgeServerLive, userToken } from "./server.ts"
+import { baseUrl, EdgeServerLive, newProject, userToken } from "./server.ts"
 
 const alice = "a11ce000-0000-4000-8000-000000000001"
 
-const newProject = (name: string) =>
+/** A new project of Alice's, her token's headers and the URL of the project's stream on the shared server. */
+const aliceProjectStream = (name: string) =>
   Effect.gen(function*() {
-    const sql = yield* SqlClient
-    const db = yield* Database
-    const [project] = yield* db.withRole(DbRole.projector, sql<{ id: string }>`
-      INSERT INTO public.projects (name, owner_id) VALUES (${name}, ${alice}) RETURNING id`)
-    return project!.id
+    const url = yield* baseUrl
+    const projectId = yield* newProject(alice, name)
+    const token = yield* Effect.promise(() => userToken(alice))
+    return { url, projectId, headers: { authorization: `Bearer ${token}` }, projectUrl: `${url}/functions/v1/realtime/projects/${projectId}` }
   })
+
+/** Waits (up to 15 s) until a stream opened in the background has registered with the hub. */
+const subscribed = Effect.flatMap(Effect.service(Realtime), (realtime) =>
+  Effect.promise(async () => {
+    for (let i = 0; i < 750 && realtime.subscriberCount() < 1; i++) await new Promise((resolve) => setTimeout(resolve, 20))
+    assert.isAtLeast(realtime.subscriberCount(), 1, "the stream registered")
+  }))
+
+const isJob = (frame: SseFrame) => frame.event === "job"
 
 /** Enqueues `count` jobs of `kind` in one statement; returns their ids, sorted (a batch row's order). */
 const enqueueBatch = (kind: string, projectId: string | undefined, count: number) =>
@@ -53,7 +62,7 @@ layer(EdgeServerLive(), { excludeTestServices: true })("job events per batch", (
       const sql = yield* SqlClient
       const bus = yield* EventBus
       const queue = yield* JobQueue
-      const projectId = yield* newProject("batches")
+      const projectId = yield* newProject(alice, "batches")
       const before = yield* lastBusId
       const ids = yield* enqueueBatch("rt.batch.read", projectId, 3)
       const [alone] = yield* enqueueBatch("rt.batch.read", undefined, 1)
@@ -130,7 +139,7 @@ layer(EdgeServerLive(), { excludeTestServices: true })("job events per batch", (
     Effect.gen(function*() {
       const sql = yield* SqlClient
       const bus = yield* EventBus
-      const projectId = yield* newProject("big-batch")
+      const projectId = yield* newProject(alice, "big-batch")
       const before = yield* lastBusId
       const ids = yield* enqueueBatch("rt.batch.big", projectId, 250)
       const rows = yield* sql<{ id: string; jobs: number }>`
@@ -156,20 +165,13 @@ layer(EdgeServerLive(), { excludeTestServices: true })("job events per batch", (
 
   it.effect("streams: a project's stream gets every job of a batch row and the id on its last frame only; a job's stream its own event; replays match", () =>
     Effect.gen(function*() {
-      const url = yield* baseUrl
       const realtime = yield* Realtime
-      const projectId = yield* newProject("batch-streams")
-      const token = yield* Effect.promise(() => userToken(alice))
-      const headers = { authorization: `Bearer ${token}` }
-      const projectUrl = `${url}/functions/v1/realtime/projects/${projectId}`
+      const { url, projectId, headers, projectUrl } = yield* aliceProjectStream("batch-streams")
       const jobUrl = (id: string) => `${url}/functions/v1/realtime/jobs/${id}`
-      const isJob = (frame: SseFrame) => frame.event === "job"
       const before = yield* lastBusId
 
       const onProject = yield* Effect.promise(() => readSse(projectUrl, { headers }, (frames) => frames.filter(isJob).length >= 4)).pipe(Effect.forkChild)
-      yield* Effect.promise(async () => {
-        for (let i = 0; i < 750 && realtime.subscriberCount() < 1; i++) await new Promise((resolve) => setTimeout(resolve, 20))
-      })
+      yield* subscribed
       assert.strictEqual(realtime.subscriberCount(), 1)
       const ids = yield* enqueueBatch("rt.batch.stream", projectId, 3)
       const [alone] = yield* enqueueBatch("rt.batch.stream", projectId, 1)
@@ -200,9 +202,7 @@ layer(EdgeServerLive(), { excludeTestServices: true })("job events per batch", (
         readSse(jobUrl(ids[1]!), { headers: { ...headers, "last-event-id": String(before) } }, (frames) => frames.filter(isJob).length >= 2)).pipe(
           Effect.forkChild
         )
-      yield* Effect.promise(async () => {
-        for (let i = 0; i < 750 && realtime.subscriberCount() < 1; i++) await new Promise((resolve) => setTimeout(resolve, 20))
-      })
+      yield* subscribed
       const queue = yield* JobQueue
       const claimed = yield* queue.claim({ workerId: "w-stream", kinds: ["rt.batch.stream"], limit: 10, leaseMs: 60_000 })
       assert.strictEqual(claimed.length, 4)
@@ -215,20 +215,12 @@ layer(EdgeServerLive(), { excludeTestServices: true })("job events per batch", (
 
   it.effect("batches committed by concurrent transactions reach a live project stream exactly once, in id order, and a resume at any frame id completes it", () =>
     Effect.gen(function*() {
-      const url = yield* baseUrl
-      const realtime = yield* Realtime
-      const projectId = yield* newProject("batch-burst")
-      const token = yield* Effect.promise(() => userToken(alice))
-      const headers = { authorization: `Bearer ${token}` }
-      const projectUrl = `${url}/functions/v1/realtime/projects/${projectId}`
-      const isJob = (frame: SseFrame) => frame.event === "job"
+      const { projectId, headers, projectUrl } = yield* aliceProjectStream("batch-burst")
       const total = 200
       const before = yield* lastBusId
 
       const live = yield* Effect.promise(() => readSse(projectUrl, { headers }, (frames) => frames.filter(isJob).length >= total)).pipe(Effect.forkChild)
-      yield* Effect.promise(async () => {
-        for (let i = 0; i < 750 && realtime.subscriberCount() < 1; i++) await new Promise((resolve) => setTimeout(resolve, 20))
-      })
+      yield* subscribed
       // 20 batches of 10 jobs, 4 transactions at a time: ids are taken out of commit order.
       const batches = yield* Effect.forEach(Array.from({ length: 20 }), () => enqueueBatch("rt.batch.burst", projectId, 10), { concurrency: 4 })
       const enqueued = batches.flat().sort()

@@ -23,7 +23,7 @@ import { Notifications } from "../../src/services/platform/Notifications.ts"
 import { Realtime } from "../../src/services/realtime/Realtime.ts"
 import { createSseParser, type SseFrame } from "../support/sseClient.ts"
 import { hasRealPostgres } from "../support/TestDatabase.ts"
-import { baseUrl, EdgeServerLive, signToken, userToken } from "./server.ts"
+import { baseUrl, EdgeServerLive, newProject, signToken, userToken } from "./server.ts"
 
 const alice = "a11ce000-0000-4000-8000-000000000001"
 const bob = "b0b00000-0000-4000-8000-000000000002"
@@ -100,14 +100,6 @@ const metric = (id: string) =>
     return Number(state?.count ?? state?.value ?? 0)
   })
 
-const newProject = (owner: string, name: string) =>
-  Effect.gen(function*() {
-    const sql = yield* SqlClient
-    const db = yield* Database
-    const [project] = yield* db.withRole(DbRole.projector, sql<{ id: string }>`
-      INSERT INTO public.projects (name, owner_id) VALUES (${name}, ${owner}) RETURNING id`)
-    return project!.id
-  })
 /** A new project of Alice's and the URL of its stream on the shared server. */
 const projectStream = (name: string) =>
   Effect.gen(function*() {

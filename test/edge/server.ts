@@ -6,7 +6,9 @@
 import { ConfigProvider, Effect, Layer } from "effect"
 import { HttpServer } from "effect/http"
 import * as jose from "jose"
+import { SqlClient } from "effect/sql/SqlClient"
 import { MainLive } from "../../src/layers/Main.ts"
+import { Database, DbRole } from "../../src/services/platform/Database.ts"
 import { testDatabaseEnv } from "../support/TestDatabase.ts"
 
 export const jwtSecret = "test-only-jwt-secret-with-at-least-32-characters"
@@ -50,3 +52,13 @@ export const userToken = (sub: string, extra: Record<string, unknown> = {}) =>
   signToken({ sub, role: "authenticated", aud: "authenticated", ...extra })
 
 export const anonKey = () => signToken({ role: "anon", iss: "supabase" }, { expiresIn: "10y" })
+
+/** A new project owned by `owner`, written as the projector (the only writer of public.*). */
+export const newProject = (owner: string, name: string) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient
+    const db = yield* Database
+    const [project] = yield* db.withRole(DbRole.projector, sql<{ id: string }>`
+      INSERT INTO public.projects (name, owner_id) VALUES (${name}, ${owner}) RETURNING id`)
+    return project!.id
+  })
