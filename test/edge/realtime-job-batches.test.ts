@@ -28,12 +28,24 @@ const aliceProjectStream = (name: string) =>
     return { url, projectId, headers: { authorization: `Bearer ${token}` }, projectUrl: `${url}/functions/v1/realtime/projects/${projectId}` }
   })
 
-/** Waits (up to 15 s) until a stream opened in the background has registered with the hub. */
-const subscribed = Effect.flatMap(Effect.service(Realtime), (realtime) =>
-  Effect.promise(async () => {
-    for (let i = 0; i < 750 && realtime.subscriberCount() < 1; i++) await new Promise((resolve) => setTimeout(resolve, 20))
-    assert.isAtLeast(realtime.subscriberCount(), 1, "the stream registered")
-  }))
+/**
+ * Opens a stream in the background and waits (up to 15 s each) until the hub has dropped every earlier stream of
+ * this file (a client's close reaches the server late) and then registered this one, so a live stream without a
+ * `last-event-id` is known to be listening before the test writes.
+ */
+const openInBackground = (url: string, init: RequestInit, until: (frames: ReadonlyArray<SseFrame>) => boolean) =>
+  Effect.gen(function*() {
+    const realtime = yield* Realtime
+    const waitFor = (done: () => boolean, what: string) =>
+      Effect.promise(async () => {
+        for (let i = 0; i < 750 && !done(); i++) await new Promise((resolve) => setTimeout(resolve, 20))
+        assert.isTrue(done(), what)
+      })
+    yield* waitFor(() => realtime.subscriberCount() === 0, "earlier streams closed")
+    const fiber = yield* Effect.promise(() => readSse(url, init, until)).pipe(Effect.forkChild)
+    yield* waitFor(() => realtime.subscriberCount() === 1, "the stream registered")
+    return fiber
+  })
 
 const isJob = (frame: SseFrame) => frame.event === "job"
 
@@ -68,7 +80,7 @@ layer(EdgeServerLive(), { excludeTestServices: true })("job events per batch", (
       const [alone] = yield* enqueueBatch("rt.batch.read", undefined, 1)
 
       const rows = yield* sql<{ kind: string; job_id: string | null; job_ids: ReadonlyArray<string> | null; parts: string | null }>`
-        SELECT kind, job_id, job_ids, parts::text AS parts FROM cogo.bus_events WHERE id > ${before} ORDER BY id`
+        SELECT kind, job_id, job_ids, parts::text AS parts FROM cogo.bus_events WHERE id > ${before} AND topic = 'job' ORDER BY id`
       assert.deepStrictEqual(rows.map((row) => [row.kind, row.job_id, row.job_ids === null ? null : [...row.job_ids]]), [
         ["enqueued", null, ids],
         ["enqueued", alone!, null]
@@ -78,7 +90,8 @@ layer(EdgeServerLive(), { excludeTestServices: true })("job events per batch", (
       assert.deepStrictEqual(parts.map((part) => [part.j, part.k, part.p.state]), ids.map((id) => [id, "rt.batch.read", "queued"]))
       assert.isNull(rows[1]!.parts)
 
-      const events = yield* bus.since({ afterId: before })
+      // The service's own events (alerts, trace.finished) may land among these: only job events are this test's.
+      const events = (yield* bus.since({ afterId: before })).filter((event) => event.topic === "job")
       assert.deepStrictEqual(jobIdsOf(events), [...ids, alone!])
       const [rowId, aloneId] = [events[0]!.id, events[3]!.id]
       assert.deepStrictEqual(events.map((event) => event.id), [rowId, rowId, rowId, aloneId])
@@ -94,19 +107,19 @@ layer(EdgeServerLive(), { excludeTestServices: true })("job events per batch", (
         assert.strictEqual(payloadOf(event).jobKind, "rt.batch.read")
       }
 
-      // A limit counts rows: one row is never split across pages.
-      assert.deepStrictEqual(jobIdsOf(yield* bus.since({ afterId: before, limit: 1 })), ids)
-      assert.deepStrictEqual(jobIdsOf(yield* bus.since({ afterId: rowId, limit: 1 })), [alone!])
+      // A limit counts rows: one row is never split across pages (read from just before each row).
+      assert.deepStrictEqual(jobIdsOf(yield* bus.since({ afterId: rowId - 1, limit: 1 })), ids)
+      assert.deepStrictEqual(jobIdsOf(yield* bus.since({ afterId: aloneId - 1, limit: 1 })), [alone!])
       // One job's events: its part of the row, with the row's id.
       const second = yield* bus.since({ afterId: before, jobId: ids[1]! })
       assert.deepStrictEqual(second.map((event) => [event.id, event.jobId]), [[rowId, ids[1]!]])
       assert.deepStrictEqual(jobIdsOf(yield* bus.since({ afterId: before, projectId })), ids)
       assert.deepStrictEqual(jobIdsOf(yield* bus.byIds([aloneId, rowId])), [...ids, alone!])
       // The payload cap applies to each job's part, not to the whole row.
-      const capped = yield* bus.since({ afterId: before, limit: 1, maxPayloadBytes: 20 })
+      const capped = yield* bus.since({ afterId: rowId - 1, limit: 1, maxPayloadBytes: 20 })
       assert.deepStrictEqual(jobIdsOf(capped), ids)
       for (const event of capped) assert.strictEqual(payloadOf(event).truncated, true)
-      const roomy = yield* bus.since({ afterId: before, limit: 1, maxPayloadBytes: 200 })
+      const roomy = yield* bus.since({ afterId: rowId - 1, limit: 1, maxPayloadBytes: 200 })
       for (const event of roomy) assert.strictEqual(payloadOf(event).jobKind, "rt.batch.read")
 
       // Claimed and completed together: one `started` and one `succeeded` row for the three.
@@ -165,14 +178,11 @@ layer(EdgeServerLive(), { excludeTestServices: true })("job events per batch", (
 
   it.effect("streams: a project's stream gets every job of a batch row and the id on its last frame only; a job's stream its own event; replays match", () =>
     Effect.gen(function*() {
-      const realtime = yield* Realtime
       const { url, projectId, headers, projectUrl } = yield* aliceProjectStream("batch-streams")
       const jobUrl = (id: string) => `${url}/functions/v1/realtime/jobs/${id}`
       const before = yield* lastBusId
 
-      const onProject = yield* Effect.promise(() => readSse(projectUrl, { headers }, (frames) => frames.filter(isJob).length >= 4)).pipe(Effect.forkChild)
-      yield* subscribed
-      assert.strictEqual(realtime.subscriberCount(), 1)
+      const onProject = yield* openInBackground(projectUrl, { headers }, (frames) => frames.filter(isJob).length >= 4)
       const ids = yield* enqueueBatch("rt.batch.stream", projectId, 3)
       const [alone] = yield* enqueueBatch("rt.batch.stream", projectId, 1)
       const live = (yield* Fiber.join(onProject)).frames.filter(isJob)
@@ -198,11 +208,8 @@ layer(EdgeServerLive(), { excludeTestServices: true })("job events per batch", (
       assert.deepStrictEqual(resumed.frames.filter(isJob).map((frame) => dataOf(frame).jobId), [alone])
 
       // One job's stream: its own event of the row, with the row's id (replayed, then live for its next event).
-      const onJob = yield* Effect.promise(() =>
-        readSse(jobUrl(ids[1]!), { headers: { ...headers, "last-event-id": String(before) } }, (frames) => frames.filter(isJob).length >= 2)).pipe(
-          Effect.forkChild
-        )
-      yield* subscribed
+      const onJob = yield* openInBackground(jobUrl(ids[1]!), { headers: { ...headers, "last-event-id": String(before) } }, (frames) =>
+        frames.filter(isJob).length >= 2)
       const queue = yield* JobQueue
       const claimed = yield* queue.claim({ workerId: "w-stream", kinds: ["rt.batch.stream"], limit: 10, leaseMs: 60_000 })
       assert.strictEqual(claimed.length, 4)
@@ -219,8 +226,7 @@ layer(EdgeServerLive(), { excludeTestServices: true })("job events per batch", (
       const total = 200
       const before = yield* lastBusId
 
-      const live = yield* Effect.promise(() => readSse(projectUrl, { headers }, (frames) => frames.filter(isJob).length >= total)).pipe(Effect.forkChild)
-      yield* subscribed
+      const live = yield* openInBackground(projectUrl, { headers }, (frames) => frames.filter(isJob).length >= total)
       // 20 batches of 10 jobs, 4 transactions at a time: ids are taken out of commit order.
       const batches = yield* Effect.forEach(Array.from({ length: 20 }), () => enqueueBatch("rt.batch.burst", projectId, 10), { concurrency: 4 })
       const enqueued = batches.flat().sort()

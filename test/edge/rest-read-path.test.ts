@@ -66,7 +66,7 @@ layer(EdgeServerLive({ COGO_CORS_ORIGINS: `${allowedOrigin}, https://other.examp
         assert.strictEqual((yield* get(url, { ...auth, traceparent: `00-${traceId}-${callerSpanId}-01` })).status, 200)
         const telemetry = yield* Telemetry
         let trace = yield* telemetry.trace(traceId)
-        for (let i = 0; i < 50 && Option.isNone(trace); i++) {
+        for (let i = 0; i < 250 && Option.isNone(trace); i++) {
           yield* Effect.sleep("20 millis")
           trace = yield* telemetry.trace(traceId)
         }

@@ -31,11 +31,12 @@ export const makeCompleteMany = (sql: PgClient.PgClient, transition: Transition,
     })
     // The job keeps the full result; its events (bus, SSE, the derived `succeeded`) carry `eventResult` (bounded).
     // `locked_by` stays: the worker of the last attempt, for its derived `started` event.
+    // The batch is `json`, not `jsonb`, as in `enqueueJobs.ts`.
     const rows = yield* transition<object>(sql`
       UPDATE cogo.jobs j
       SET state = 'succeeded', result = x.result, lease_expires_at = NULL, finished_at = now(),
           updated_at = now()
-      FROM jsonb_to_recordset(${JSON.stringify(input)}::jsonb) AS x(id uuid, attempt int, result jsonb, summary jsonb, stream boolean)
+      FROM json_to_recordset(${JSON.stringify(input)}::json) AS x(id uuid, attempt int, result jsonb, summary jsonb, stream boolean)
       WHERE j.id = ANY(${uuidArray(sql, input.map((item) => item.id))}) AND j.id = x.id AND j.attempts = x.attempt
         AND ${runningById(sql)} AND j.locked_by = ${workerId}
       RETURNING j.id, j.kind, j.project_id, j.traceparent, 'succeeded' AS event, x.stream AS stream,

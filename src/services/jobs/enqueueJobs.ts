@@ -30,11 +30,13 @@ export const makeInsertJobs = (sql: PgClient.PgClient, transition: Transition, k
     })
     // ON CONFLICT costs every row a speculative insertion (a WAL record more per job): only when keys may clash.
     const keyed = input.some((row) => row.idempotency_key !== null)
+    // The batch is `json`, not `jsonb`: it is read once, field by field, and parsing the whole of it into jsonb
+    // first cost ~1.3 µs of database time per job (a tenth of the statement).
     const inserted = yield* transition<{ readonly idempotency_key: string | null }>(sql`
       INSERT INTO cogo.jobs (kind, project_id, payload, priority, max_attempts, run_at, idempotency_key, traceparent, created_by)
       SELECT kind, project_id, payload, priority, max_attempts, now() + delay_ms * interval '1 millisecond',
              idempotency_key, ${traceparent}, created_by
-      FROM jsonb_to_recordset(${JSON.stringify(input)}::jsonb) AS x(
+      FROM json_to_recordset(${JSON.stringify(input)}::json) AS x(
         ord int, kind text, project_id uuid, payload jsonb, priority int, max_attempts int, delay_ms float8,
         idempotency_key text, created_by uuid)
       ORDER BY ord
