@@ -2,6 +2,7 @@ import { assert, layer } from "@effect/vitest"
 import { Effect, Fiber } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
 import { Database, DbRole } from "../../src/services/platform/Database.ts"
+import { Realtime } from "../../src/services/realtime/Realtime.ts"
 import { readSse } from "../support/sseClient.ts"
 import { toolResults } from "../support/FakeOpenAI.ts"
 import { ChatToolsLive, endpoints, eventually, Fake, makeProject, NodeChat, rest, settled, textOf, toolParts } from "./support.ts"
@@ -20,6 +21,9 @@ layer(ChatToolsLive(), { excludeTestServices: true, timeout: "60 seconds" })("ch
         readSse(`${url}/functions/v1/realtime/projects/${projectId}`, { headers: { authorization: `Bearer ${aliceToken}` } }, (frames) =>
           frames.some((f) => f.data.includes("projection.applied") && f.data.includes("link_component") === false) &&
           frames.filter((f) => f.data.includes("chat.tool_applied")).length >= 2)).pipe(Effect.forkChild)
+      // A stream without Last-Event-ID starts at the live tail: it must be registered before the turn writes.
+      const realtime = yield* Realtime
+      yield* eventually("the realtime stream registered", Effect.sync(() => realtime.subscriberCount() === 1))
       fake.scriptChat(
         { kind: "tools", text: "I'll create the button.", calls: [{ name: "create_component", arguments: { name: "Primary button", definition: button } }] },
         {

@@ -585,7 +585,10 @@ layer(EdgeServerLive({ COGO_REALTIME_MAX_CONNECTIONS_PER_USER: "4", COGO_REALTIM
       yield* startHub({}, (options) => Effect.sync(() => {
         if (options.projectId === undefined && options.jobId === undefined) laterHubReads.push(options.afterId)
       }))
-      assert.strictEqual(laterHubReads[0], newest, "a window without a hole")
+      // The service's own events (trace.finished, alerts) may commit after `newest`: the start is then one of theirs.
+      const [latest] = yield* sql<{ id: string }>`SELECT max(id)::text AS id FROM cogo.bus_events`
+      assert.isTrue(laterHubReads[0]! >= newest! && laterHubReads[0]! <= Number(latest!.id),
+        `a window without a hole: ${laterHubReads[0]} in [${newest}, ${latest!.id}]`)
     })))
 
   it.effect.skipIf(!hasRealPostgres)("transactions in flight across a hub's start: their events reach its live tail when they commit, in id order, and hold back what follows", () =>

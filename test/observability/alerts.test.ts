@@ -107,8 +107,13 @@ layer(TestLayer, { excludeTestServices: true, timeout: Duration.seconds(90) })("
       assert.strictEqual(metric.value, 0)
       assert.strictEqual(metric.types.get("alerts_firing"), "gauge")
 
-      // Both transitions went to the realtime stream and to the webhook, in order.
-      const events = (yield* bus.since({ afterId: 0, limit: 10_000 })).filter((e) => e.topic === "alert" && (e.payload as AlertState).rule === "outbox_lag")
+      // Both transitions went to the realtime stream and to the webhook, in order. Re-read on every retry: the
+      // state changes before its bus event commits.
+      const events = yield* bus.since({ afterId: 0, limit: 10_000 }).pipe(
+        Effect.map((all) => all.filter((e) => e.topic === "alert" && (e.payload as AlertState).rule === "outbox_lag")),
+        Effect.filterOrFail((found) => found.length >= 2),
+        Effect.retry(Schedule.spaced("50 millis").pipe(Schedule.upTo({ times: 200 })))
+      )
       assert.deepStrictEqual(events.map((e) => e.kind), ["alert.firing", "alert.resolved"])
       // Re-read on every retry: the webhook delivery may land after the state change.
       const calls = yield* Effect.sync(() => webhook.calls.filter((c) => c.alert.rule === "outbox_lag")).pipe(

@@ -116,7 +116,8 @@ describe.skipIf(!hasRealPostgres)("chat from any replica", () => {
     const rest = await reading
     const stoppedMs = performance.now() - abortedAt
     console.log(`abort on the other replica: stream ended after ${Math.round(stoppedMs)} ms`)
-    expect(stoppedMs).toBeLessThan(3_000)
+    // Far below the 10 s the run takes unaborted; the bound leaves room for a loaded machine.
+    expect(stoppedMs).toBeLessThan(6_000)
     expect(chunks(rest).at(-1)?.type).toBe("abort")
     expect(rest.at(-1)!.data).toBe("[DONE]")
     expect(text([...first, ...rest]).length).toBeLessThan(200 * 6)
@@ -141,7 +142,8 @@ describe.skipIf(!hasRealPostgres)("chat from any replica", () => {
     const rest = await reading
     const endedMs = performance.now() - killedAt
     console.log(`owner killed: the other replica's stream ended after ${Math.round(endedMs)} ms`)
-    expect(endedMs).toBeLessThan(6_000)
+    // COGO_CHAT_STALE_AFTER (2 s) plus room for a loaded machine; the run would stream on for 20 s.
+    expect(endedMs).toBeLessThan(10_000)
     const ids = [...first, ...rest].map((f) => f.id)
     expect(new Set(ids).size).toBe(ids.length)
     expect(ids).toEqual([...ids].sort((x, y) => x - y))

@@ -22,7 +22,8 @@ describe.skipIf(!hasRealPostgres)("chat frame retention", () => {
     const env = {
       OPENAI_BASE_URL: fake.baseUrl,
       OPENAI_API_KEY: fake.apiKey,
-      COGO_CHAT_RETENTION: "1 second",
+      // Long enough for the early read below on a loaded machine (it must land inside the window).
+      COGO_CHAT_RETENTION: "3 seconds",
       COGO_RETENTION_INTERVAL: "200 millis"
     }
     a = await startReplica(databaseUrl, "keep-a", env)
@@ -52,7 +53,7 @@ describe.skipIf(!hasRealPostgres)("chat frame retention", () => {
     const early = await fetch(`${b.baseUrl}/functions/v1/chat/${runId}/stream`, { headers })
     expect(early.status).toBe(200)
     expect(await early.text()).toContain("data: [DONE]")
-    await waitUntil(async () => (await frames()) === 0, 10_000, "the run's frames pruned")
+    await waitUntil(async () => (await frames()) === 0, 15_000, "the run's frames pruned")
     const runs = await query<{ n: string }>(databaseUrl, `SELECT count(*) AS n FROM cogo.chat_runs WHERE id = '${runId}'`)
     expect(Number(runs[0]!.n)).toBe(0)
     const late = await fetch(`${b.baseUrl}/functions/v1/chat/${runId}/stream`, { headers })
