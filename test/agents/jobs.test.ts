@@ -1,5 +1,5 @@
 import { assert, describe, it, layer } from "@effect/vitest"
-import { Duration, Effect, Option, Ref, Schema } from "effect"
+import { Context, Duration, Effect, Option, Ref, Schema } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
 import { InvalidToolInput, ProviderUnavailable } from "../../src/domain/agents/AgentError.ts"
 import type { JobId } from "../../src/domain/jobs/Job.ts"
@@ -9,6 +9,9 @@ import { JobQueue } from "../../src/services/jobs/JobQueue.ts"
 import { backoffDelay, exponentialRetry } from "../../src/services/jobs/RetryPolicy.ts"
 import { Orchestrator } from "../../src/services/jobs/Orchestrator.ts"
 import { jobsLayer } from "./layers.ts"
+
+/** A service only the registering code provides: the handler must see it, though the worker's own context lacks it. */
+class Greeting extends Context.Service<Greeting, { readonly word: string }>()("test/Greeting") {}
 
 const fastRetry = exponentialRetry({ base: "10 millis", cap: "40 millis", maxAttempts: 3, jitter: false })
 
@@ -82,6 +85,40 @@ layer(jobsLayer(), { excludeTestServices: true })("job queue and orchestrator", 
       assert.deepStrictEqual(busEvents.map((e) => e.kind), ["enqueued", "started", "progress", "succeeded"])
       assert.isTrue(busEvents.every((e) => e.projectId === projectId))
       assert.deepStrictEqual((busEvents[3]!.payload as { result: unknown }).result, { echoed: "HI" })
+    })))
+
+  it.effect("a handler runs with the services it was registered with, inside its job span: continuing the stored trace, or a trace of its own", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const orchestrator = yield* Orchestrator
+      const queue = yield* JobQueue
+      const sql = yield* SqlClient
+      const seen = yield* Ref.make(new Map<string, { word: string; span: string; parent: Option.Option<string>; traceId: string }>())
+      // Registered inside a span and with a service of its own: the service must reach the handler, the span must not.
+      const registrationTrace = yield* Effect.gen(function*() {
+        yield* orchestrator.register({
+          kind: "test.context",
+          payload: Schema.Unknown,
+          run: (_, { job }) =>
+            Effect.gen(function*() {
+              const greeting = yield* Greeting
+              const span = yield* Effect.orDie(Effect.currentSpan)
+              yield* Ref.update(seen, (all) => new Map(all).set(job.id, { word: greeting.word, span: span.name, parent: Option.map(span.parent, (p) => p.spanId), traceId: span.traceId }))
+            })
+        })
+        return (yield* Effect.orDie(Effect.currentSpan)).traceId
+      }).pipe(Effect.provideService(Greeting, { word: "hello" }), Effect.withSpan("registration"))
+      // One job enqueued under a span (its traceparent is stored), one written without any.
+      const traced = yield* queue.submit({ kind: "test.context", payload: { n: 1 } })
+      const [untraced] = yield* sql<{ id: JobId }>`INSERT INTO cogo.jobs (kind, payload) VALUES ('test.context', '{}') RETURNING id`
+      for (const id of [traced.id, untraced!.id]) assert.strictEqual((yield* queue.awaitTerminal(id).pipe(Effect.timeout("10 seconds"))).state, "succeeded")
+      const [row] = yield* sql<{ traceparent: string }>`SELECT traceparent FROM cogo.jobs WHERE id = ${traced.id}`
+      const stored = row!.traceparent.split("-")
+      const runs = yield* Ref.get(seen)
+      const first = runs.get(traced.id)!
+      const second = runs.get(untraced!.id)!
+      assert.deepStrictEqual([first.word, first.span, first.traceId, Option.getOrNull(first.parent)], ["hello", "job test.context", stored[1], stored[2]])
+      assert.deepStrictEqual([second.word, second.span, Option.isNone(second.parent)], ["hello", "job test.context", true])
+      assert.isTrue(second.traceId !== registrationTrace && second.traceId !== first.traceId, "a trace of its own")
     })))
 
   it.effect("transient errors retry with backoff until success; permanent errors and exhausted attempts go dead", () =>

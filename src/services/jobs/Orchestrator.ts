@@ -186,7 +186,8 @@ const makeOrchestrator = Effect.gen(function*() {
         // No stack trace per span: capturing one cost a tenth of a no-op job's time in the drain profile.
         Effect.withSpan(entry.spanName, {
           attributes: { "job.id": job.id, "job.kind": job.kind, "job.attempt": job.attempt },
-          parent: Option.isSome(parent) ? Tracer.externalSpan(parent.value) : undefined
+          // A job without a stored trace starts its own: never a child of a span the registration ran in.
+          ...(Option.isSome(parent) ? { parent: Tracer.externalSpan(parent.value) } : { root: true })
         }, noStackTrace)
       ))
   }
