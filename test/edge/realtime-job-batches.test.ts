@@ -174,6 +174,19 @@ layer(EdgeServerLive(), { excludeTestServices: true })("job events per batch", (
       // A full page of rows may have more after it; a job filter counts one event per row.
       assert.isTrue((yield* bus.page({ afterId: before, limit: 2, jobId: ids[120]! })).events.length === 1)
       assert.deepStrictEqual((yield* bus.page({ afterId: before, limit: 1, projectId: projectId })).more, true)
+
+      // A claim that may take more than 100 jobs is cut the same way; a batch of exactly 100 is one row.
+      const sizesAfter = (id: number, kind: string) =>
+        Effect.map(sql<{ jobs: number }>`
+          SELECT cardinality(job_ids) AS jobs FROM cogo.bus_events WHERE id > ${id} AND project_id = ${projectId} AND kind = ${kind} ORDER BY id`,
+          (found) => found.map((row) => row.jobs))
+      const beforeClaim = yield* lastBusId
+      const claimed = yield* (yield* JobQueue).claim({ workerId: "w-big", kinds: ["rt.batch.big"], limit: 150, leaseMs: 60_000 })
+      assert.strictEqual(claimed.length, 150)
+      assert.deepStrictEqual(yield* sizesAfter(beforeClaim, "started"), [100, 50])
+      const beforeHundred = yield* lastBusId
+      yield* enqueueBatch("rt.batch.hundred", projectId, 100)
+      assert.deepStrictEqual(yield* sizesAfter(beforeHundred, "enqueued"), [100])
     }))
 
   it.effect("streams: a project's stream gets every job of a batch row and the id on its last frame only; a job's stream its own event; replays match", () =>

@@ -43,7 +43,7 @@ export const makeInsertJobs = (sql: PgClient.PgClient, transition: Transition, k
       ${keyed ? sql`ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING` : sql``}
       RETURNING id, kind, project_id, traceparent, idempotency_key, 'enqueued' AS event,
                 json_build_object('state', 'queued', 'runAt', run_at) AS data,
-                ${streamOf(sql, input)} AS stream`, ["idempotency_key"], { wakeWorkers: true })
+                ${streamOf(sql, input)} AS stream`, ["idempotency_key"], { wakeWorkers: true, atMost: input.length })
     const byKey = new Map<string, EnqueuedJob>()
     const unkeyed: Array<EnqueuedJob> = []
     for (const row of inserted) {
