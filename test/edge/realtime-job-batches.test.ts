@@ -13,37 +13,29 @@ import type { JobId } from "../../src/domain/jobs/Job.ts"
 import { JobQueue } from "../../src/services/jobs/JobQueue.ts"
 import { Database, DbRole } from "../../src/services/platform/Database.ts"
 import { EventBus } from "../../src/services/platform/EventBus.ts"
-import { Realtime } from "../../src/services/realtime/Realtime.ts"
 import { readSse, type SseFrame } from "../support/sseClient.ts"
-import { baseUrl, EdgeServerLive, newProject, userToken } from "./server.ts"
+import { baseUrl, EdgeServerLive, newProject, projectStream, subscribersAre, userToken } from "./server.ts"
 
 const alice = "a11ce000-0000-4000-8000-000000000001"
 
 /** A new project of Alice's, her token's headers and the URL of the project's stream on the shared server. */
 const aliceProjectStream = (name: string) =>
   Effect.gen(function*() {
-    const url = yield* baseUrl
-    const projectId = yield* newProject(alice, name)
+    const { projectId, streamUrl } = yield* projectStream(alice, name)
     const token = yield* Effect.promise(() => userToken(alice))
-    return { url, projectId, headers: { authorization: `Bearer ${token}` }, projectUrl: `${url}/functions/v1/realtime/projects/${projectId}` }
+    return { url: yield* baseUrl, projectId, headers: { authorization: `Bearer ${token}` }, projectUrl: streamUrl }
   })
 
 /**
- * Opens a stream in the background and waits (up to 15 s each) until the hub has dropped every earlier stream of
- * this file (a client's close reaches the server late) and then registered this one, so a live stream without a
- * `last-event-id` is known to be listening before the test writes.
+ * Opens a stream in the background once the hub has dropped every earlier stream of this file (a client's close
+ * reaches the server late), then waits until it registered, so a live stream without a `last-event-id` is known to
+ * be listening before the test writes.
  */
 const openInBackground = (url: string, init: RequestInit, until: (frames: ReadonlyArray<SseFrame>) => boolean) =>
   Effect.gen(function*() {
-    const realtime = yield* Realtime
-    const waitFor = (done: () => boolean, what: string) =>
-      Effect.promise(async () => {
-        for (let i = 0; i < 750 && !done(); i++) await new Promise((resolve) => setTimeout(resolve, 20))
-        assert.isTrue(done(), what)
-      })
-    yield* waitFor(() => realtime.subscriberCount() === 0, "earlier streams closed")
+    yield* subscribersAre(0)
     const fiber = yield* Effect.promise(() => readSse(url, init, until)).pipe(Effect.forkChild)
-    yield* waitFor(() => realtime.subscriberCount() === 1, "the stream registered")
+    yield* subscribersAre(1)
     return fiber
   })
 

@@ -23,23 +23,11 @@ import { Notifications } from "../../src/services/platform/Notifications.ts"
 import { Realtime } from "../../src/services/realtime/Realtime.ts"
 import { createSseParser, type SseFrame } from "../support/sseClient.ts"
 import { hasRealPostgres } from "../support/TestDatabase.ts"
-import { baseUrl, EdgeServerLive, newProject, signToken, userToken } from "./server.ts"
+import { baseUrl, EdgeServerLive, newProject, projectStream, signToken, subscribersAre, userToken, waitUntil } from "./server.ts"
 
 const alice = "a11ce000-0000-4000-8000-000000000001"
 const bob = "b0b00000-0000-4000-8000-000000000002"
 const carol = "ca201000-0000-4000-8000-000000000003"
-
-/** Polls `check` every 20 ms for up to 15 s (a bound, not a pause): fails with `what` when it never holds. */
-const waitUntil = <R>(check: Effect.Effect<boolean, never, R>, what: string) =>
-  Effect.gen(function*() {
-    for (let i = 0; i < 750; i++) {
-      if (yield* check) return
-      yield* Effect.sleep("20 millis")
-    }
-    assert.fail(`timed out waiting for ${what}`)
-  })
-const subscribers = Effect.map(Effect.service(Realtime), (r) => r.subscriberCount())
-const subscribersAre = (n: number) => waitUntil(Effect.map(subscribers, (count) => count === n), `${n} subscribers`)
 
 /** A held SSE connection: frames and comments as they arrive (once `read` is called), `close` disconnects. */
 interface Connection {
@@ -100,13 +88,6 @@ const metric = (id: string) =>
     return Number(state?.count ?? state?.value ?? 0)
   })
 
-/** A new project of Alice's and the URL of its stream on the shared server. */
-const projectStream = (name: string) =>
-  Effect.gen(function*() {
-    const url = yield* baseUrl
-    const projectId = yield* newProject(alice, name)
-    return { projectId, streamUrl: `${url}/functions/v1/realtime/projects/${projectId}` }
-  })
 const newJob = (projectId: string | null, createdBy: string) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient
@@ -256,7 +237,7 @@ layer(EdgeServerLive({ COGO_REALTIME_MAX_CONNECTIONS_PER_USER: "4", COGO_REALTIM
   it.effect("membership: concurrent checks of different users never share an answer, and a past answer is never reused", () =>
     Effect.gen(function*() {
       const sql = yield* SqlClient
-      const { projectId, streamUrl } = yield* projectStream("rt-members")
+      const { projectId, streamUrl } = yield* projectStream(alice, "rt-members")
       const [aliceToken, bobToken] = yield* Effect.promise(() => Promise.all([userToken(alice), userToken(bob)]))
       const attempt = (token: string) =>
         Effect.promise(async () => {
@@ -275,7 +256,7 @@ layer(EdgeServerLive({ COGO_REALTIME_MAX_CONNECTIONS_PER_USER: "4", COGO_REALTIM
 
   it.effect("per-user cap bookkeeping: 429 with Retry-After past the cap; each close frees exactly its slot; gauge and refused counter follow", () =>
     Effect.gen(function*() {
-      const { streamUrl } = yield* projectStream("rt-caps")
+      const { streamUrl } = yield* projectStream(alice, "rt-caps")
       const headers = auth(yield* Effect.promise(() => userToken(alice)))
       yield* subscribersAre(0)
       const refusedBefore = yield* metric("realtime_connections_refused_total")
@@ -317,7 +298,7 @@ layer(EdgeServerLive({ COGO_REALTIME_MAX_CONNECTIONS_PER_USER: "4", COGO_REALTIM
       const sql = yield* SqlClient
       const db = yield* Database
       const bus = yield* EventBus
-      const { projectId, streamUrl } = yield* projectStream("rt-ahead")
+      const { projectId, streamUrl } = yield* projectStream(alice, "rt-ahead")
       const headers = auth(yield* Effect.promise(() => userToken(alice)))
       yield* subscribersAre(0)
       // The hub has dispatched everything so far once a watcher saw this event.
@@ -357,7 +338,7 @@ layer(EdgeServerLive({ COGO_REALTIME_MAX_CONNECTIONS_PER_USER: "4", COGO_REALTIM
   it.effect("pruned history: a Last-Event-ID before the pruned point gets `reset` only; at the pruned point, the replay", () =>
     Effect.gen(function*() {
       const sql = yield* SqlClient
-      const { projectId, streamUrl } = yield* projectStream("rt-pruned")
+      const { projectId, streamUrl } = yield* projectStream(alice, "rt-pruned")
       const headers = auth(yield* Effect.promise(() => userToken(alice)))
       const first = yield* publish({ kind: "p1", projectId })
       const second = yield* publish({ kind: "p2", projectId })
@@ -414,7 +395,7 @@ layer(EdgeServerLive({ COGO_REALTIME_MAX_CONNECTIONS_PER_USER: "4", COGO_REALTIM
     Effect.gen(function*() {
       const db = yield* Database
       const bus = yield* EventBus
-      const { projectId, streamUrl } = yield* projectStream(`rt-late-${outcome}`)
+      const { projectId, streamUrl } = yield* projectStream(alice, `rt-late-${outcome}`)
       const headers = auth(yield* Effect.promise(() => userToken(alice)))
       yield* subscribersAre(0)
       const live = yield* connect(streamUrl, headers)
