@@ -11,6 +11,10 @@
  * the fairer comparison since cogo claims and completes in batches (and, for the no-op kind, prefetches
  * up to twice its concurrency, as graphile-worker's localQueue does). Ratios are cogo / graphile-worker
  * (throughput: higher is better for cogo; latency and CPU ratios are graphile-worker / cogo, so > 1 also favours cogo).
+ * Each queue's table is analyzed between its enqueue and its drain (untimed), as autovacuum keeps a busy
+ * queue's statistics: with those of the empty table that each run starts from, graphile-worker's job fetch
+ * reads and sorts every queued job on each call until autoanalyze happens to run, which made its figures
+ * bimodal (~60 or ~40 µs of CPU per drained job, BENCHMARKS.md section 1). cogo's claim plan is the same either way.
  * CPU per drained job (this process + the database's backends, from /proc, see `_cpu.ts`) and WAL bytes per
  * job are the figures that load on a shared machine moves least.
  * The systems alternate for `--rounds` rounds (a shared machine's load drifts); each figure is the median.
@@ -142,6 +146,7 @@ const benchCogo = (options: Options, stream: boolean) =>
     }
     const enqueueSeconds = (performance.now() - enqueueStart) / 1000
     const walEnqueued = yield* wal
+    yield* sql`ANALYZE cogo.jobs`
     const cpu = Effect.map(sql<{ pid: number }>`SELECT pid FROM pg_stat_activity WHERE datname = current_database()`, (rows) => sampleCpu(rows.map((row) => row.pid)))
     const cpuBefore = yield* cpu
     const drainStart = performance.now()
@@ -207,6 +212,7 @@ const benchGraphile = async (url: string, options: Options, batched: boolean): P
     }
     const enqueueSeconds = (performance.now() - enqueueStart) / 1000
     const walEnqueued = await wal()
+    await utils.withPgClient((client) => client.query("ANALYZE graphile_worker._private_jobs"))
     const cpu = () =>
       utils.withPgClient(async (client) =>
         sampleCpu((await client.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")).rows.map((row) => row.pid)))
