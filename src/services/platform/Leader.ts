@@ -35,7 +35,17 @@ const leaderLockKey = 0x636f676f
 
 const applicationPrefix = "cogo-leader:"
 
-const defaultReplicaId = `${os.hostname()}:${process.pid}`.slice(0, 50)
+/** The longest replica id: `application_name` holds 63 bytes, the prefix takes 12. */
+const maxReplicaIdLength = 50
+
+/**
+ * `<hostname>:<pid>`, cut from the hostname's end when too long: the pid is what tells two processes on one host
+ * apart (container and pod names can be 63 characters).
+ */
+export const replicaIdOf = (hostname: string, pid: number): string =>
+  `${hostname.slice(0, maxReplicaIdLength - String(pid).length - 1)}:${pid}`
+
+const defaultReplicaId = replicaIdOf(os.hostname(), process.pid)
 
 const single = (replicaId: string): LeaderShape => ({
   replicaId,
@@ -57,7 +67,7 @@ export const LeaderLive = Layer.effect(
   Leader,
   Effect.gen(function*() {
     const config = yield* AppConfig
-    const replicaId = (yield* Config.String("COGO_REPLICA_ID").pipe(Config.withDefault(defaultReplicaId))).slice(0, 50)
+    const replicaId = (yield* Config.String("COGO_REPLICA_ID").pipe(Config.withDefault(defaultReplicaId))).slice(0, maxReplicaIdLength)
     if (Option.isNone(config.databaseUrl)) return single(replicaId)
     const poll = yield* Config.Duration("COGO_LEADER_POLL").pipe(Config.withDefault(Duration.seconds(1)))
     const sql = yield* PgClient.PgClient
