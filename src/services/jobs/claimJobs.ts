@@ -49,7 +49,7 @@ export const makeClaim = (sql: PgClient.PgClient, transition: Transition, kinds:
       ))
       RETURNING j.id, j.kind, j.project_id, j.payload, j.attempts, j.max_attempts, j.traceparent, j.created_at,
                 j.started_at, 'started' AS event, ${stream} AS stream,
-                json_build_object('state', 'running', 'attempt', j.attempts, 'workerId', j.locked_by) AS data`, claimColumns, {
+                CASE WHEN ${stream} THEN json_build_object('state', 'running', 'attempt', j.attempts, 'workerId', j.locked_by) END AS data`, claimColumns, {
       atMost: options.limit
     })
     return rows.map(toClaimedJob)

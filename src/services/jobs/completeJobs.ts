@@ -40,7 +40,7 @@ export const makeCompleteMany = (sql: PgClient.PgClient, transition: Transition,
       WHERE j.id = ANY(${uuidArray(sql, input.map((item) => item.id))}) AND j.id = x.id AND j.attempts = x.attempt
         AND ${runningById(sql)} AND j.locked_by = ${workerId}
       RETURNING j.id, j.kind, j.project_id, j.traceparent, 'succeeded' AS event, x.stream AS stream,
-                json_build_object('state', 'succeeded', 'attempt', j.attempts, 'result', x.summary) AS data`, [], { wakeWaiters: true, atMost: input.length })
+                CASE WHEN x.stream THEN json_build_object('state', 'succeeded', 'attempt', j.attempts, 'result', x.summary) END AS data`, [], { wakeWaiters: true, atMost: input.length })
     return rows.map((row) => row.id as JobId)
   })
 

@@ -30,6 +30,7 @@ export const makeInsertJobs = (sql: PgClient.PgClient, transition: Transition, k
     })
     // ON CONFLICT costs every row a speculative insertion (a WAL record more per job): only when keys may clash.
     const keyed = input.some((row) => row.idempotency_key !== null)
+    const stream = streamOf(sql, input)
     // The batch is `json`, not `jsonb`: it is read once, field by field, and parsing the whole of it into jsonb
     // first cost ~1.3 µs of database time per job (a tenth of the statement).
     const inserted = yield* transition<{ readonly idempotency_key: string | null }>(sql`
@@ -42,8 +43,7 @@ export const makeInsertJobs = (sql: PgClient.PgClient, transition: Transition, k
       ORDER BY ord
       ${keyed ? sql`ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING` : sql``}
       RETURNING id, kind, project_id, traceparent, idempotency_key, 'enqueued' AS event,
-                json_build_object('state', 'queued', 'runAt', run_at) AS data,
-                ${streamOf(sql, input)} AS stream`, ["idempotency_key"], { wakeWorkers: true, atMost: input.length })
+                CASE WHEN ${stream} THEN json_build_object('state', 'queued', 'runAt', run_at) END AS data, ${stream} AS stream`, ["idempotency_key"], { wakeWorkers: true, atMost: input.length })
     const byKey = new Map<string, EnqueuedJob>()
     const unkeyed: Array<EnqueuedJob> = []
     for (const row of inserted) {
