@@ -82,10 +82,11 @@ const streamedRows = (sql: PgClient.PgClient, atMost: number | undefined) =>
 
 /**
  * Runs `changed` (an UPDATE/INSERT returning id, kind, project_id, traceparent, event, data and `stream`,
- * whether this change goes to the bus; a lifecycle change that does not stream may leave `data` NULL, as it writes
- * no event at all: building it cost ~0.6-0.8 µs of database time per job and statement) and, in the same statement, appends the job_events and bus events
+ * whether this change goes to the bus) and, in the same statement, appends the job_events and bus events
  * of the table above and notifies `bus` once (bus listeners treat a notification as "read `since` your
- * last id"). Returns id, kind, event and the `returning` columns of each changed job.
+ * last id"). Returns id, kind, event and the `returning` columns of each changed job. A lifecycle change that
+ * does not stream writes no event at all, so it may leave `data` NULL (building it cost ~0.6-0.8 µs of database
+ * time per job and statement).
  */
 export const makeTransition = (sql: PgClient.PgClient) =>
 <Row extends object>(changed: Fragment, returning: Returning<Row>, options: TransitionOptions = {}) =>
