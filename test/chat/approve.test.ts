@@ -5,7 +5,8 @@ import { Database, DbRole } from "../../src/services/platform/Database.ts"
 import { Realtime } from "../../src/services/realtime/Realtime.ts"
 import { readSse } from "../support/sseClient.ts"
 import { toolResults } from "../support/FakeOpenAI.ts"
-import { ChatToolsLive, endpoints, eventually, Fake, makeProject, NodeChat, rest, settled, textOf, toolParts } from "./support.ts"
+import { eventually } from "../support/eventually.ts"
+import { ChatToolsLive, endpoints, Fake, makeProject, NodeChat, rest, settled, textOf, toolParts } from "./support.ts"
 
 const button = { tree: { type: "Container", color: "#14b8a6ff", child: { type: "Text", data: "Buy" } } }
 

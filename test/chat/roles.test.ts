@@ -3,7 +3,8 @@ import { Effect } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
 import { Database, DbRole } from "../../src/services/platform/Database.ts"
 import { EdgeServerLive } from "../edge/server.ts"
-import { ChatToolsLive, endpoints, eventually, Fake, makeProject, NodeChat, settled, textOf, toolParts } from "./support.ts"
+import { eventually } from "../support/eventually.ts"
+import { ChatToolsLive, endpoints, Fake, makeProject, NodeChat, settled, textOf, toolParts } from "./support.ts"
 
 const componentCount = (projectId: string) =>
   Effect.gen(function*() {

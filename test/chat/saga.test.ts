@@ -4,7 +4,8 @@ import { SqlClient } from "effect/sql/SqlClient"
 import { Database, DbRole } from "../../src/services/platform/Database.ts"
 import { readSse, type SseFrame } from "../support/sseClient.ts"
 import { toolResults } from "../support/FakeOpenAI.ts"
-import { ChatToolsLive, endpoints, eventually, Fake, makeProject, NodeChat, rest, settled, textOf, toolParts } from "./support.ts"
+import { eventually } from "../support/eventually.ts"
+import { ChatToolsLive, endpoints, Fake, makeProject, NodeChat, rest, settled, textOf, toolParts } from "./support.ts"
 
 const tree = (data: string) => ({ tree: { type: "Text", data } })
 const autoApprove = { chatTools: { approval: "auto" } }

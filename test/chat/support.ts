@@ -4,12 +4,13 @@
  * keeps in React state, over `DefaultChatTransport`), and projects made through the project commands.
  */
 import { AbstractChat, type ChatState, type ChatStatus, DefaultChatTransport, lastAssistantMessageIsCompleteWithApprovalResponses, type UIMessage } from "ai"
-import { Context, Effect, Layer, Schedule } from "effect"
+import { Context, Effect, Layer } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
 import { ProjectCommands } from "../../src/services/cqrs/ProjectCommands.ts"
 import { Database, DbRole } from "../../src/services/platform/Database.ts"
 import { baseUrl, EdgeServerLive, userToken } from "../edge/server.ts"
 import { fakeOpenAI, fakeOpenAIEnv, type FakeOpenAIServer } from "../support/FakeOpenAI.ts"
+import { eventually } from "../support/eventually.ts"
 
 export class Fake extends Context.Service<Fake, FakeOpenAIServer>()("test/chat/FakeOpenAI") {}
 
@@ -78,16 +79,6 @@ export const until = (what: string, check: () => boolean | Promise<boolean>, tim
       await new Promise((resolve) => setTimeout(resolve, 20))
     }
   })
-
-/** Re-runs `check` until it is true (or fails the test after 15 s). */
-export const eventually = <E, R>(what: string, check: Effect.Effect<boolean, E, R>) =>
-  check.pipe(
-    Effect.flatMap((ok) => ok ? Effect.void : Effect.fail(new Error(`not yet: ${what}`))),
-    Effect.retry(Schedule.spaced("25 millis")),
-    Effect.timeout("15 seconds"),
-    Effect.mapError(() => new Error(`timed out waiting for: ${what}`)),
-    Effect.orDie
-  )
 
 /** Waits for the chat to settle with an answer of some kind (ready or error, nothing in flight). */
 export const settled = (chat: NodeChat, what: string) => until(what, () => chat.status === "ready" || chat.status === "error")

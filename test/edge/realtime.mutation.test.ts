@@ -23,7 +23,8 @@ import { Notifications } from "../../src/services/platform/Notifications.ts"
 import { Realtime } from "../../src/services/realtime/Realtime.ts"
 import { createSseParser, type SseFrame } from "../support/sseClient.ts"
 import { hasRealPostgres } from "../support/TestDatabase.ts"
-import { baseUrl, EdgeServerLive, newProject, projectStream, signToken, subscribersAre, userToken, waitUntil } from "./server.ts"
+import { eventually } from "../support/eventually.ts"
+import { baseUrl, EdgeServerLive, newProject, projectStream, signToken, subscribersAre, userToken } from "./server.ts"
 
 const alice = "a11ce000-0000-4000-8000-000000000001"
 const bob = "b0b00000-0000-4000-8000-000000000002"
@@ -79,7 +80,7 @@ const connect = (url: string, headers: Record<string, string>, read = true) =>
 const events = (c: Connection) => c.frames.filter((f) => f.event !== "overflow" && f.event !== "reset")
 const idsOf = (c: Connection) => events(c).map((f) => Number(f.id))
 const kindsOf = (c: Connection) => events(c).map((f) => (JSON.parse(f.data) as { kind: string }).kind)
-const receive = (c: Connection, n: number, what: string) => waitUntil(Effect.sync(() => events(c).length >= n), what)
+const receive = (c: Connection, n: number, what: string) => eventually(what, Effect.sync(() => events(c).length >= n))
 
 const metric = (id: string) =>
   Effect.map(Metric.snapshot, (all) => {
@@ -169,7 +170,7 @@ const startHub = (env: Record<string, string>, slowRead: (options: SinceOptions)
       connect: (projectId: string, headers: Record<string, string>) =>
         Effect.tap(connect(streamUrl(projectId), headers), (c) => Effect.addFinalizer(() => Effect.sync(() => c.close()))),
       realtime,
-      subscribersAre: (n: number) => waitUntil(Effect.sync(() => realtime.subscriberCount() === n), `${n} subscribers of the second hub`)
+      subscribersAre: (n: number) => eventually(`${n} subscribers of the second hub`, Effect.sync(() => realtime.subscriberCount() === n))
     }
   })
 
@@ -287,7 +288,7 @@ layer(EdgeServerLive({ COGO_REALTIME_MAX_CONNECTIONS_PER_USER: "4", COGO_REALTIM
       const next = yield* Effect.forEach([1, 2, 3, 4], () => connect(streamUrl, headers))
       assert.deepStrictEqual(next.map((c) => c.status), [200, 200, 200, 200])
       // Heartbeats reach an idle connection (one shared timer, every COGO_SSE_HEARTBEAT = 1 s in tests).
-      yield* waitUntil(Effect.sync(() => next[0]!.comments() >= 2), "a heartbeat after the `connected` comment")
+      yield* eventually("a heartbeat after the `connected` comment", Effect.sync(() => next[0]!.comments() >= 2))
       for (const c of next) c.close()
       yield* subscribersAre(0)
       assert.strictEqual((yield* metric("realtime_overflow_disconnects_total")) - overflowsBefore, 0, "ordinary closes are not overflows")
@@ -324,9 +325,9 @@ layer(EdgeServerLive({ COGO_REALTIME_MAX_CONNECTIONS_PER_USER: "4", COGO_REALTIM
       assert.deepStrictEqual(idsOf(atFirst), ids.filter((id) => id > Number(max) + 1))
       // Handed out: 4 to the watcher, those after `ahead` to the resumer, those after the first to `atFirst`.
       const handedOut = 4 + ids.filter((id) => id > ahead).length + ids.filter((id) => id > Number(max) + 1).length
-      yield* waitUntil(
-        Effect.map(metric("realtime_events_delivered_total"), (n) => n - deliveredBefore >= handedOut),
-        "the delivered counter"
+      yield* eventually(
+        "the delivered counter",
+        Effect.map(metric("realtime_events_delivered_total"), (n) => n - deliveredBefore >= handedOut)
       )
       assert.strictEqual((yield* metric("realtime_events_delivered_total")) - deliveredBefore, handedOut)
       watcher.close()
@@ -346,7 +347,7 @@ layer(EdgeServerLive({ COGO_REALTIME_MAX_CONNECTIONS_PER_USER: "4", COGO_REALTIM
       yield* Effect.ensuring(
         Effect.gen(function*() {
           const stale = yield* connect(streamUrl, { ...headers, "last-event-id": String(first - 1) })
-          yield* waitUntil(Effect.sync(() => stale.ended()), "the reset connection to end")
+          yield* eventually("the reset connection to end", Effect.sync(() => stale.ended()))
           assert.deepStrictEqual(stale.frames.map((f) => f.event), ["reset"])
           const exact = yield* connect(streamUrl, { ...headers, "last-event-id": String(first) })
           yield* receive(exact, 1, "the replay after the pruned point")
@@ -417,11 +418,11 @@ layer(EdgeServerLive({ COGO_REALTIME_MAX_CONNECTIONS_PER_USER: "4", COGO_REALTIM
       // The hub has heard the fast commit (its notification) and passed its gap check many times over two
       // heartbeats (1 s each): the fast event must still be held.
       const comments = live.comments()
-      yield* waitUntil(Effect.sync(() => live.comments() >= comments + 2), "two heartbeats")
+      yield* eventually("two heartbeats", Effect.sync(() => live.comments() >= comments + 2))
       assert.deepStrictEqual(idsOf(live), [before], "nothing overtakes the running transaction's event")
       const resumed = yield* connect(streamUrl, { ...headers, "last-event-id": String(before) })
       // Its replay is over once a heartbeat reaches it (heartbeats are held until the hand-over).
-      yield* waitUntil(Effect.sync(() => resumed.comments() >= 2), "the resumed connection's hand-over")
+      yield* eventually("the resumed connection's hand-over", Effect.sync(() => resumed.comments() >= 2))
       assert.deepStrictEqual(idsOf(resumed), [], "its replay stops before the running transaction's event")
       yield* Deferred.succeed(release, undefined)
       const exit = yield* Fiber.await(slow)
@@ -491,7 +492,7 @@ layer(EdgeServerLive({ COGO_REALTIME_MAX_CONNECTIONS_PER_USER: "4", COGO_REALTIM
 
       const all = [...history.flat(), ...firstLive, ...secondLive]
       early.read()
-      yield* waitUntil(Effect.sync(() => early.ended()), "the overflowed connection to end")
+      yield* eventually("the overflowed connection to end", Effect.sync(() => early.ended()))
       // `early`: its whole replay (up to where it registered), then `overflow`, and no live event at all.
       assert.strictEqual(early.frames.at(-1)!.event, "overflow")
       assert.deepStrictEqual(idsOf(early), history.flat())
@@ -586,7 +587,7 @@ layer(EdgeServerLive({ COGO_REALTIME_MAX_CONNECTIONS_PER_USER: "4", COGO_REALTIM
       yield* hub.subscribersAre(1)
       const next = yield* publish({ kind: "next", projectId })
       // Five heartbeats (200 ms each): the hub has long read `next`, and must hold it behind both transactions.
-      yield* waitUntil(Effect.sync(() => tail.comments() >= 6), "five heartbeats")
+      yield* eventually("five heartbeats", Effect.sync(() => tail.comments() >= 6))
       assert.deepStrictEqual(idsOf(tail), [], "nothing overtakes the transactions still running")
       yield* second.commit
       yield* first.commit
@@ -615,7 +616,7 @@ layer(EdgeServerLive({ COGO_REALTIME_MAX_CONNECTIONS_PER_USER: "4", COGO_REALTIM
       yield* hub.subscribersAre(1)
       yield* slow.commit
       const n1 = yield* publish({ kind: "n1", projectId })
-      yield* waitUntil(Effect.sync(() => idsOf(resumed).includes(n1)), "the event published after the start")
+      yield* eventually("the event published after the start", Effect.sync(() => idsOf(resumed).includes(n1)))
       assert.deepStrictEqual(idsOf(resumed), [slow.id, h2, n1])
       resumed.close()
       yield* hub.subscribersAre(0)
@@ -634,10 +635,10 @@ layer(EdgeServerLive({ COGO_REALTIME_MAX_CONNECTIONS_PER_USER: "4", COGO_REALTIM
       const between = yield* publish({ kind: "between", projectId })
       const second = yield* inFlight(projectId, "slow-2")
       const after = yield* publish({ kind: "after", projectId })
-      yield* waitUntil(Effect.sync(() => tail.comments() >= 6), "five heartbeats")
+      yield* eventually("five heartbeats", Effect.sync(() => tail.comments() >= 6))
       assert.deepStrictEqual(idsOf(tail), [before], "nothing overtakes the older running transaction")
       yield* second.commit
-      yield* waitUntil(Effect.sync(() => tail.comments() >= 9), "three more heartbeats")
+      yield* eventually("three more heartbeats", Effect.sync(() => tail.comments() >= 9))
       assert.deepStrictEqual(idsOf(tail), [before], "the younger one's commit releases nothing while the older runs")
       yield* first.commit
       yield* receive(tail, 5, "everything, once both committed")
@@ -681,10 +682,10 @@ layer(EdgeServerLive({ COGO_REALTIME_MAX_CONNECTIONS_PER_USER: "4", COGO_REALTIM
       // Over COGO_REALTIME_MAX_EVENT_BYTES (2,000): a summary instead of the payload.
       assert.deepInclude(payloads[3], { truncated: true, keys: ["blob"] })
       // Heartbeats every COGO_SSE_HEARTBEAT (200 ms): the `connected` comment and four heartbeats well within the bound.
-      yield* waitUntil(Effect.sync(() => live.comments() >= 5), "four heartbeats")
+      yield* eventually("four heartbeats", Effect.sync(() => live.comments() >= 5))
 
       yield* Deferred.succeed(replayRead, undefined)
-      yield* waitUntil(Effect.sync(() => resuming.ended()), "the overflowed connection to end")
+      yield* eventually("the overflowed connection to end", Effect.sync(() => resuming.ended()))
       assert.deepStrictEqual(resuming.frames.map((f) => f.event), ["project", "overflow"], "its replay, then `overflow`, nothing after")
       assert.deepStrictEqual(idsOf(resuming), [replayed])
       live.close()
@@ -715,7 +716,7 @@ layer(EdgeServerLive({ COGO_REALTIME_MAX_CONNECTIONS_PER_USER: "4", COGO_REALTIM
       // The whole burst is one pass, written at once: two heartbeats later (nothing else notified meanwhile) the
       // 1,001st is there too; a hub that read one page per notification would still wait for the next one.
       const comments = live.comments()
-      yield* waitUntil(Effect.sync(() => live.comments() >= comments + 2), "two heartbeats")
+      yield* eventually("two heartbeats", Effect.sync(() => live.comments() >= comments + 2))
       assert.deepStrictEqual(idsOf(live), [ready, ...ids])
       live.close()
       yield* hub.subscribersAre(0)

@@ -3,7 +3,6 @@
  * database (PGlite in memory, or a clone of the migrated template with TEST_DATABASE_URL), plus helpers to
  * mint Supabase-style JWTs with `jose`.
  */
-import { assert } from "@effect/vitest"
 import { ConfigProvider, Effect, Layer } from "effect"
 import { HttpServer } from "effect/http"
 import * as jose from "jose"
@@ -11,6 +10,7 @@ import { SqlClient } from "effect/sql/SqlClient"
 import { MainLive } from "../../src/layers/Main.ts"
 import { Database, DbRole } from "../../src/services/platform/Database.ts"
 import { Realtime } from "../../src/services/realtime/Realtime.ts"
+import { eventually } from "../support/eventually.ts"
 import { testDatabaseEnv } from "../support/TestDatabase.ts"
 
 export const jwtSecret = "test-only-jwt-secret-with-at-least-32-characters"
@@ -73,16 +73,6 @@ export const projectStream = (owner: string, name: string) =>
     return { projectId, streamUrl: `${url}/functions/v1/realtime/projects/${projectId}` }
   })
 
-/** Polls `check` every 20 ms for up to 15 s (a bound, not a pause): fails with `what` when it never holds. */
-export const waitUntil = <R>(check: Effect.Effect<boolean, never, R>, what: string) =>
-  Effect.gen(function*() {
-    for (let i = 0; i < 750; i++) {
-      if (yield* check) return
-      yield* Effect.sleep("20 millis")
-    }
-    assert.fail(`timed out waiting for ${what}`)
-  })
-
 /** Waits until the realtime hub of the shared server holds exactly `n` streams. */
 export const subscribersAre = (n: number) =>
-  waitUntil(Effect.map(Effect.service(Realtime), (realtime) => realtime.subscriberCount() === n), `${n} subscribers`)
+  eventually(`${n} subscribers`, Effect.map(Effect.service(Realtime), (realtime) => realtime.subscriberCount() === n))

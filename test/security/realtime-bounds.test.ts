@@ -12,6 +12,7 @@ import { EventBus } from "../../src/services/platform/EventBus.ts"
 import { Realtime } from "../../src/services/realtime/Realtime.ts"
 import { baseUrl, EdgeServerLive, userToken } from "../edge/server.ts"
 import { readSse } from "../support/sseClient.ts"
+import { eventually } from "../support/eventually.ts"
 
 const alice = "a11ce000-0000-4000-8000-000000000001"
 const bob = "b0b00000-0000-4000-8000-000000000002"
@@ -40,14 +41,6 @@ const connect = (url: string, token: string) =>
     return { response, close: () => controller.abort() }
   })
 
-const waitFor = (check: Effect.Effect<boolean, never, Realtime>, what: string) =>
-  Effect.gen(function*() {
-    for (let i = 0; i < 200; i++) {
-      if (yield* check) return
-      yield* Effect.sleep("25 millis")
-    }
-    assert.fail(`timed out waiting for ${what}`)
-  })
 const subscribers = Effect.map(Effect.service(Realtime), (r) => r.subscriberCount())
 
 layer(EdgeServerLive({ COGO_REALTIME_MAX_CONNECTIONS_PER_USER: "3", COGO_REALTIME_MAX_CONNECTIONS: "5" }), { excludeTestServices: true })(
@@ -85,13 +78,13 @@ layer(EdgeServerLive({ COGO_REALTIME_MAX_CONNECTIONS_PER_USER: "3", COGO_REALTIM
 
         // Closing one of alice's connections frees exactly one slot (server notices the disconnect).
         held[0]!.close()
-        yield* waitFor(Effect.map(subscribers, (n) => n === 4), "the closed connection's slot")
+        yield* eventually("the closed connection's slot", Effect.map(subscribers, (n) => n === 4), "5 seconds")
         const again = yield* connect(streamUrl, aliceToken)
         assert.strictEqual(again.response.status, 200)
         assert.strictEqual((yield* connect(streamUrl, aliceToken)).response.status, 429)
 
         for (const c of [...held, ...bobHeld, again]) c.close()
-        yield* waitFor(Effect.map(subscribers, (n) => n === 0), "every slot freed")
+        yield* eventually("every slot freed", Effect.map(subscribers, (n) => n === 0), "5 seconds")
       }))
 
     it.effect("without Last-Event-ID a connection starts at the live tail; with it, replay is exact; big payloads become summaries", () =>
@@ -102,15 +95,15 @@ layer(EdgeServerLive({ COGO_REALTIME_MAX_CONNECTIONS_PER_USER: "3", COGO_REALTIM
         const big = { blob: "x".repeat(40_000), note: "large" }
         // The tail is what the hub has dispatched: a watcher that sees the 4 events proves they were.
         const watcher = yield* Effect.promise(() => readSse(streamUrl, { headers }, (frames) => frames.length >= 4)).pipe(Effect.forkChild)
-        yield* waitFor(Effect.map(subscribers, (n) => n === 1), "the watcher")
+        yield* eventually("the watcher", Effect.map(subscribers, (n) => n === 1), "5 seconds")
         yield* publish(projectId, [{ n: 0 }, { n: 1 }, big, { n: 3 }])
         const watched = (yield* Fiber.join(watcher)).frames
         assert.strictEqual(watched.length, 4)
-        yield* waitFor(Effect.map(subscribers, (n) => n === 0), "the watcher to close")
+        yield* eventually("the watcher to close", Effect.map(subscribers, (n) => n === 0), "5 seconds")
 
         // Fresh connection: none of the 4 past events; the next one arrives first.
         const fresh = yield* Effect.promise(() => readSse(streamUrl, { headers }, (frames) => frames.length >= 1)).pipe(Effect.forkChild)
-        yield* waitFor(Effect.map(subscribers, (n) => n === 1), "the fresh connection")
+        yield* eventually("the fresh connection", Effect.map(subscribers, (n) => n === 1), "5 seconds")
         yield* publish(projectId, [{ n: 4 }])
         const tailFrames = (yield* Fiber.join(fresh)).frames
         assert.deepStrictEqual(tailFrames.map((f) => (JSON.parse(f.data) as { payload: unknown }).payload), [{ n: 4 }])
@@ -131,9 +124,9 @@ layer(EdgeServerLive({ COGO_REALTIME_MAX_CONNECTIONS_PER_USER: "3", COGO_REALTIM
         assert.deepStrictEqual(payloads.slice(2), [{ n: 3 }, { n: 4 }])
 
         // Live delivery applies the same cap.
-        yield* waitFor(Effect.map(subscribers, (n) => n === 0), "the earlier connections to close")
+        yield* eventually("the earlier connections to close", Effect.map(subscribers, (n) => n === 0), "5 seconds")
         const live = yield* Effect.promise(() => readSse(streamUrl, { headers }, (frames) => frames.length >= 1)).pipe(Effect.forkChild)
-        yield* waitFor(Effect.map(subscribers, (n) => n === 1), "the live connection")
+        yield* eventually("the live connection", Effect.map(subscribers, (n) => n === 1), "5 seconds")
         yield* publish(projectId, [big])
         const liveRead = yield* Fiber.join(live)
         assert.strictEqual((JSON.parse(liveRead.frames[0]!.data) as { payload: { truncated: boolean } }).payload.truncated, true)
@@ -198,6 +191,6 @@ layer(EdgeServerLive({ COGO_REALTIME_BUFFER_BYTES: String(256 * 1024) }), { excl
       // Each connection was cut off with `overflow` (the byte bound, not the event count) and ends once read.
       const overflowed = yield* Effect.forEach(accepted, (c) => endsWithOverflow(c.response), { concurrency: "unbounded" })
       assert.deepStrictEqual(overflowed, accepted.map(() => true))
-      yield* waitFor(Effect.map(subscribers, (n) => n === 0), "every slot freed after the overflow")
+      yield* eventually("every slot freed after the overflow", Effect.map(subscribers, (n) => n === 0), "5 seconds")
     }), { timeout: 120_000 })
 })
