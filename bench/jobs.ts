@@ -7,6 +7,8 @@
  *   workers of `--concurrency` each (cogo: orchestrator instances sharing one pool; graphile-worker: runners);
  * - latency: with idle workers, enqueue `--latency` jobs one at a time (own transaction each) and measure
  *   enqueue-to-start (the handler's start minus the moment before the enqueue call), p50/p99.
+ * cogo runs three times: streamed kinds, quiet kinds (`stream: false`), and quiet kinds that do not keep succeeded
+ * jobs (`keepSucceeded: false`: the completion deletes the job, which is what graphile-worker does with every job).
  * graphile-worker runs twice: with its defaults, and with its batching (localQueue + batched completion),
  * the fairer comparison since cogo claims and completes in batches (and, for the no-op kind, prefetches
  * up to twice its concurrency, as graphile-worker's localQueue does). Ratios are cogo / graphile-worker
@@ -117,8 +119,22 @@ const startOrchestrators = (count: number, register: (orchestrator: Orchestrator
       yield* register(Context.get(context, Orchestrator))
     }))
 
-/** The cogo queue; `stream: false` registers the bench kinds as quiet (lifecycle off the bus, see docs/agents.md). */
-const benchCogo = (options: Options, stream: boolean) =>
+/** A configuration of the bench's cogo kinds (see docs/agents.md, "Kinds"). */
+interface CogoKind {
+  readonly name: string
+  /** `false`: quiet kinds (lifecycle off the bus). */
+  readonly stream: boolean
+  /** `false`: a succeeded job is deleted by its completion, as graphile-worker does. */
+  readonly keepSucceeded: boolean
+}
+
+const cogoKinds: ReadonlyArray<CogoKind> = [
+  { name: "cogo (job stream on)", stream: true, keepSucceeded: true },
+  { name: "cogo (stream: false)", stream: false, keepSucceeded: true },
+  { name: "cogo (stream: false, keepSucceeded: false)", stream: false, keepSucceeded: false }
+]
+
+const benchCogo = (options: Options, { keepSucceeded, name, stream }: CogoKind) =>
   Effect.gen(function*() {
     const queue = yield* JobQueue
     const db = yield* Database
@@ -136,7 +152,7 @@ const benchCogo = (options: Options, stream: boolean) =>
       )
 
     // Throughput. The kind's settings are known before enqueueing, as in a process that registers its kinds at start.
-    yield* queue.configureKind("bench.noop", { stream })
+    yield* queue.configureKind("bench.noop", { stream, keepSucceeded })
     const wal = Effect.map(sql.unsafe<{ n: number }>(walQuery), (rows) => rows[0]!.n)
     const walStart = yield* wal
     const enqueueStart = performance.now()
@@ -152,7 +168,8 @@ const benchCogo = (options: Options, stream: boolean) =>
     const drainStart = performance.now()
     const [drainSeconds, cpuAfter] = yield* Effect.scoped(Effect.gen(function*() {
       yield* startOrchestrators(options.workers, (o) =>
-        o.register({ kind: "bench.noop", payload: Schema.Unknown, concurrency: options.concurrency, prefetch: 2, stream, run: () => Effect.sync(() => ran++) }))
+        o.register({ kind: "bench.noop", payload: Schema.Unknown, concurrency: options.concurrency, prefetch: 2, stream, keepSucceeded,
+          run: () => Effect.sync(() => ran++) }))
       while (ran < options.jobs) yield* Effect.sleep("10 millis")
       while ((yield* remaining("bench.noop")) > 0) yield* Effect.sleep("10 millis")
       return [(performance.now() - drainStart) / 1000, yield* cpu] as const
@@ -168,6 +185,7 @@ const benchCogo = (options: Options, stream: boolean) =>
           payload: Schema.Struct({ t: Schema.Number }),
           concurrency: options.concurrency,
           stream,
+          keepSucceeded,
           run: (payload) => Effect.sync(() => latencies.push(performance.now() - payload.t))
         }))
       yield* Effect.sleep("500 millis") // workers listening and idle
@@ -178,7 +196,7 @@ const benchCogo = (options: Options, stream: boolean) =>
       while (latencies.length < options.latency) yield* Effect.sleep("10 millis")
     }))
     return {
-      name: stream ? "cogo (job stream on)" : "cogo (stream: false)",
+      name,
       enqueuePerSecond: options.jobs / enqueueSeconds,
       drainPerSecond: options.jobs / drainSeconds,
       drainCpu: perJob(cpuSpent(cpuBefore, cpuAfter), options.jobs),
@@ -276,9 +294,9 @@ export const run = async (args: ReadonlyArray<string>): Promise<void> => {
       await admin(url, "VACUUM (ANALYZE)")
       await admin(url, "CHECKPOINT")
     }
-    const cogoRun = async (stream: boolean, run = options) => {
+    const cogoRun = async (kind: CogoKind, run = options) => {
       await settle()
-      return Effect.runPromise(benchCogo(run, stream).pipe(Effect.scoped, Effect.provide(cogoPlatform(url, run))))
+      return Effect.runPromise(benchCogo(run, kind).pipe(Effect.scoped, Effect.provide(cogoPlatform(url, run))))
     }
     const graphileRun = async (run: Options, batched: boolean) => {
       await settle()
@@ -286,15 +304,17 @@ export const run = async (args: ReadonlyArray<string>): Promise<void> => {
     }
     // An unrecorded round first (a short latency part): otherwise the first measured run pays for JIT warm-up.
     const warmUp = { ...options, latency: Math.min(options.latency, 50) }
-    await cogoRun(true, warmUp)
+    await cogoRun(cogoKinds[0]!, warmUp)
     if (options.only !== "cogo") await graphileRun(warmUp, true)
     for (let round = 0; round < options.rounds; round++) {
-      // The first run of a round tends to pay for the garbage and JIT of what ran before: the two cogo runs swap places every round.
-      const first = await cogoRun(round % 2 === 0)
-      const second = await cogoRun(round % 2 !== 0)
-      const [streamed, quiet] = round % 2 === 0 ? [first, second] : [second, first]
+      // The first run of a round tends to pay for the garbage and JIT of what ran before: the cogo runs rotate every round.
+      const cogo: Array<Result> = []
+      for (let i = 0; i < cogoKinds.length; i++) {
+        const k = (i + round) % cogoKinds.length
+        cogo[k] = await cogoRun(cogoKinds[k]!)
+      }
       if (options.only === "cogo") {
-        for (const r of [streamed, quiet]) {
+        for (const r of cogo) {
           process.stdout.write(
           `${r.name}: enqueue ${fmt(r.enqueuePerSecond)}/s, drain ${fmt(r.drainPerSecond)}/s (CPU per job: node ${fmt(r.drainCpu.node, 1)} µs + db ${
             fmt(r.drainCpu.db, 1)
@@ -305,7 +325,7 @@ export const run = async (args: ReadonlyArray<string>): Promise<void> => {
       }
       const defaultsRun = await graphileRun(options, false)
       const batchedRun = await graphileRun(options, true)
-      runs.push([streamed, quiet, defaultsRun, batchedRun])
+      runs.push([...cogo, defaultsRun, batchedRun])
       process.stderr.write(`round ${round + 1}/${options.rounds}: drain ${runs[round]!.map((r) => fmt(r.drainPerSecond)).join(" / ")} jobs/s\n`)
     }
     if (options.only === "cogo") return
@@ -322,8 +342,9 @@ export const run = async (args: ReadonlyArray<string>): Promise<void> => {
         p99: mid((r) => r.p99)
       }
     }
-    const rows = [median(0), median(1), median(2), median(3)]
-    const [streamed, quiet, graphileDefaults, graphileBatched] = rows as [Result, Result, Result, Result]
+    const rows = runs[0]!.map((_, column) => median(column))
+    const cogo = rows.slice(0, cogoKinds.length)
+    const [graphileDefaults, graphileBatched] = rows.slice(cogoKinds.length) as [Result, Result]
     const host = new URL(server)
     const ratio = (cogo: Result, g: Result) =>
       `${cogo.name} / ${g.name}: drain ${fmt(cogo.drainPerSecond / g.drainPerSecond, 2)}x, enqueue ${fmt(cogo.enqueuePerSecond / g.enqueuePerSecond, 2)}x, ` +
@@ -342,7 +363,7 @@ export const run = async (args: ReadonlyArray<string>): Promise<void> => {
           } (${fmt(r.wal.enqueue)} + ${fmt(r.wal.drain)}) | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} |`
         ).join("\n") +
         "\n\n" +
-        [streamed, quiet].flatMap((cogo) => [graphileDefaults, graphileBatched].map((g) => ratio(cogo, g))).join("\n") + "\n"
+        cogo.flatMap((c) => [graphileDefaults, graphileBatched].map((g) => ratio(c, g))).join("\n") + "\n"
     )
   } finally {
     await admin(server, `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`)

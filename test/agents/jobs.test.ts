@@ -192,6 +192,23 @@ layer(jobsLayer(), { excludeTestServices: true })("job queue and orchestrator", 
       assert.strictEqual(slowJob.lastError?.tag, "Timeout")
     })))
 
+  it.effect("a timeout longer than a timer can wait (over ~24.8 days) is no timeout, not an instant one", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const orchestrator = yield* Orchestrator
+      const queue = yield* JobQueue
+      yield* orchestrator.register({
+        kind: "test.patient",
+        payload: Schema.Struct({}),
+        timeout: "30 days",
+        run: () => Effect.as(Effect.sleep("100 millis"), "done")
+      })
+      const job = yield* queue.submit({ kind: "test.patient", payload: {} })
+      const done = yield* queue.awaitTerminal(job.id).pipe(Effect.timeout("10 seconds"))
+      assert.strictEqual(done.state, "succeeded")
+      assert.strictEqual(done.attempts, 1)
+      assert.strictEqual(done.result, "done")
+    })))
+
   it.effect("per-kind concurrency limit holds", () =>
     Effect.scoped(Effect.gen(function*() {
       const orchestrator = yield* Orchestrator

@@ -4,7 +4,7 @@
  * row) and, unless the kind is quiet (`stream: false`), a bus event (topic "job"), so a realtime stream can
  * follow a job live.
  *
- *   queued ──claim──▶ running ──complete──▶ succeeded
+ *   queued ──claim──▶ running ──complete──▶ succeeded (or deleted, for a kind that does not keep them)
  *     ▲                 │ fail (retryable, attempts left): back to queued with run_at = now + backoff
  *     └─────────────────┤ lease expired (worker died): rescued back to queued
  *                       │ fail (permanent or attempts exhausted) ──▶ dead (kept, with its errors)
@@ -19,6 +19,14 @@ export const JobState = Schema.Literals(["queued", "running", "succeeded", "dead
 export type JobState = typeof JobState.Type
 
 export const terminalStates: ReadonlyArray<JobState> = ["succeeded", "dead", "cancelled"]
+
+/**
+ * The job is not in `cogo.jobs`: never enqueued, pruned by retention, or (the common case) succeeded and
+ * deleted by its completion because its kind does not keep succeeded jobs (`keepSucceeded: false`).
+ */
+export class JobGone extends Schema.TaggedError<JobGone>()("JobGone", {
+  jobId: Schema.String
+}) {}
 
 /**
  * A job kind names the handler that runs it ("index.documents", "research.question", "chat.reply", ...).

@@ -28,6 +28,7 @@ import {
   type Job,
   type JobError,
   type JobEvent,
+  JobGone,
   type JobId,
   type NewJob,
   terminalStates
@@ -85,8 +86,11 @@ export class JobQueue extends Context.Service<JobQueue, {
   readonly get: (jobId: JobId) => Effect.Effect<Option.Option<Job>, SqlError>
   /** The job's audit trail after `afterId` (default: all of it, starting with `enqueued`, id 0). */
   readonly events: (jobId: JobId, afterId?: number | undefined) => Effect.Effect<ReadonlyArray<JobEvent>, SqlError>
-  /** Waits until the job is succeeded, dead or cancelled (bus notifications plus polling) and returns it. */
-  readonly awaitTerminal: (jobId: JobId) => Effect.Effect<Job, SqlError>
+  /**
+   * Waits until the job is succeeded, dead or cancelled (bus notifications plus polling) and returns it;
+   * `JobGone` when no such job is stored (a kind with `keepSucceeded: false` deletes its jobs as they succeed).
+   */
+  readonly awaitTerminal: (jobId: JobId) => Effect.Effect<Job, SqlError | JobGone>
   /**
    * Sets a kind's retry policy and whether its lifecycle is streamed on the bus (done by
    * `Orchestrator.register`); other kinds use the defaults (JOBS_* retry settings, streamed).
@@ -115,7 +119,8 @@ const makeJobQueue = Effect.gen(function*() {
       base: yield* Config.Duration("JOBS_RETRY_BASE").pipe(Config.withDefault(Duration.seconds(1))),
       cap: yield* Config.Duration("JOBS_RETRY_CAP").pipe(Config.withDefault(Duration.minutes(5)))
     }),
-    stream: true
+    stream: true,
+    keepSucceeded: true
   })
   const maxRescues = yield* Config.Int("JOBS_MAX_RESCUES").pipe(Config.withDefault(10))
 
@@ -167,10 +172,8 @@ const makeJobQueue = Effect.gen(function*() {
 
   const awaitTerminal = (jobId: JobId) =>
     notifications.wakeups("bus", "250 millis").pipe(
-      Stream.mapEffect(() => get(jobId)),
-      Stream.map(Option.filter((job: Job) => terminalStates.includes(job.state))),
-      Stream.filter(Option.isSome),
-      Stream.map((job) => job.value),
+      Stream.mapEffect(() => Effect.flatMap(get(jobId), Option.match({ onNone: () => Effect.fail(new JobGone({ jobId })), onSome: Effect.succeed }))),
+      Stream.filter((job) => terminalStates.includes(job.state)),
       Stream.runHead,
       Effect.map(Option.getOrThrow),
       Effect.withSpan("JobQueue.awaitTerminal")

@@ -44,7 +44,7 @@ export const makeClaim = (sql: PgClient.PgClient, transition: Transition, kinds:
         WHERE state = 'queued' AND run_at <= now()
           AND ${options.kinds.length === 1 ? sql`kind = ${options.kinds[0]!}` : sql`kind = ANY(ARRAY(SELECT jsonb_array_elements_text(${JSON.stringify(options.kinds)}::jsonb)))`}
         ORDER BY priority DESC, run_at, id
-        LIMIT ${options.limit}
+        LIMIT ${sql.literal(String(Math.max(1, Math.trunc(options.limit))))}
         FOR UPDATE SKIP LOCKED
       ))
       RETURNING j.id, j.kind, j.project_id, j.payload, j.attempts, j.max_attempts, j.traceparent, j.created_at,

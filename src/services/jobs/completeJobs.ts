@@ -17,32 +17,59 @@ export type FailOutcome =
   | { readonly _tag: "Dead"; readonly attempt: number }
   | { readonly _tag: "Stale" }
 
+interface CompletionInput {
+  readonly id: JobId
+  readonly attempt: number
+  readonly result: unknown
+  readonly summary: unknown
+  readonly stream: boolean
+}
+
 /** The error tag of an attempt released by a stopping worker (counted as a rescue, not a failure). */
 export const workerStoppedTag = "WorkerStopped"
 
-/** Marks jobs succeeded with their results in one statement; returns the ids that were still this worker's. */
-export const makeCompleteMany = (sql: PgClient.PgClient, transition: Transition, kinds: KindRegistry) =>
-  Effect.fnUntraced(function*(workerId: string, items: ReadonlyArray<{ readonly job: ClaimedJob; readonly result: unknown }>) {
-    if (items.length === 0) return []
-    const input = items.map(({ job, result }) => {
-      const stream = kinds.get(job.kind).stream
+/**
+ * Marks jobs succeeded with their results (one statement per batch), or deletes those of kinds that do not
+ * keep succeeded jobs (a second statement when a batch has both); returns the ids that were still this worker's.
+ */
+export const makeCompleteMany = (sql: PgClient.PgClient, transition: Transition, kinds: KindRegistry) => {
+  // The job keeps the full result; its events (bus, SSE, the derived `succeeded`) carry `eventResult` (bounded).
+  // `locked_by` stays: the worker of the last attempt, for its derived `started` event.
+  // The batch is `json`, not `jsonb`, as in `enqueueJobs.ts`.
+  const statement = (workerId: string, keep: boolean, input: ReadonlyArray<CompletionInput>) => {
+    const batch = sql`json_to_recordset(${JSON.stringify(input)}::json) AS x(id uuid, attempt int, result jsonb, summary jsonb, stream boolean)`
+    const theirs = sql`j.id = ANY(${uuidArray(sql, input.map((item) => item.id))}) AND j.id = x.id AND j.attempts = x.attempt
+        AND ${runningById(sql)} AND j.locked_by = ${workerId}`
+    const returning = sql`RETURNING j.id, j.kind, j.project_id, j.traceparent, 'succeeded' AS event, x.stream AS stream,
+        CASE WHEN x.stream THEN json_build_object('state', 'succeeded', 'attempt', j.attempts, 'result', x.summary) END AS data`
+    // A delete writes no new row version (an update writes one, with an entry in every index): about half the
+    // database time of a completion.
+    return transition<object>(
+      keep
+        ? sql`UPDATE cogo.jobs j SET state = 'succeeded', result = x.result, lease_expires_at = NULL, finished_at = now(), updated_at = now()
+              FROM ${batch} WHERE ${theirs} ${returning}`
+        : sql`DELETE FROM cogo.jobs j USING ${batch} WHERE ${theirs} ${returning}`,
+      [],
+      { wakeWaiters: true, atMost: input.length }
+    )
+  }
+  return Effect.fnUntraced(function*(workerId: string, items: ReadonlyArray<{ readonly job: ClaimedJob; readonly result: unknown }>) {
+    const kept: Array<CompletionInput> = []
+    const deleted: Array<CompletionInput> = []
+    for (const { job, result } of items) {
+      const options = kinds.get(job.kind)
       // Only a streamed `succeeded` is written with its summary (the audit trail derives its own).
-      return { id: job.id, attempt: job.attempt, result: result ?? null, summary: stream ? eventResult(result ?? null) : null, stream }
-    })
-    // The job keeps the full result; its events (bus, SSE, the derived `succeeded`) carry `eventResult` (bounded).
-    // `locked_by` stays: the worker of the last attempt, for its derived `started` event.
-    // The batch is `json`, not `jsonb`, as in `enqueueJobs.ts`.
-    const rows = yield* transition<object>(sql`
-      UPDATE cogo.jobs j
-      SET state = 'succeeded', result = x.result, lease_expires_at = NULL, finished_at = now(),
-          updated_at = now()
-      FROM json_to_recordset(${JSON.stringify(input)}::json) AS x(id uuid, attempt int, result jsonb, summary jsonb, stream boolean)
-      WHERE j.id = ANY(${uuidArray(sql, input.map((item) => item.id))}) AND j.id = x.id AND j.attempts = x.attempt
-        AND ${runningById(sql)} AND j.locked_by = ${workerId}
-      RETURNING j.id, j.kind, j.project_id, j.traceparent, 'succeeded' AS event, x.stream AS stream,
-                CASE WHEN x.stream THEN json_build_object('state', 'succeeded', 'attempt', j.attempts, 'result', x.summary) END AS data`, [], { wakeWaiters: true, atMost: input.length })
+      const summary = options.stream ? eventResult(result ?? null) : null
+      if (options.keepSucceeded) kept.push({ id: job.id, attempt: job.attempt, result: result ?? null, summary, stream: options.stream })
+      else deleted.push({ id: job.id, attempt: job.attempt, result: null, summary, stream: options.stream })
+    }
+    const rows = [
+      ...(kept.length > 0 ? yield* statement(workerId, true, kept) : []),
+      ...(deleted.length > 0 ? yield* statement(workerId, false, deleted) : [])
+    ]
     return rows.map((row) => row.id as JobId)
   })
+}
 
 /** Records a failure: retries after max(backoff for this attempt, `notBefore`) or goes dead. */
 export const makeFail = (sql: PgClient.PgClient, transition: Transition, kinds: KindRegistry, maxRescues: number) =>

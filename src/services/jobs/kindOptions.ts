@@ -5,6 +5,11 @@ export interface KindOptions {
   readonly retry: RetryPolicy
   /** Lifecycle changes (enqueued, started, succeeded) are bus events: the job's realtime stream (default true). */
   readonly stream: boolean
+  /**
+   * A succeeded job stays in `cogo.jobs` until retention (default true). `false`: its completion deletes it
+   * (as graphile-worker does); failures, dead and cancelled jobs are kept either way.
+   */
+  readonly keepSucceeded: boolean
 }
 
 export interface KindRegistry {
