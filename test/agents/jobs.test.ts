@@ -192,6 +192,35 @@ layer(jobsLayer(), { excludeTestServices: true })("job queue and orchestrator", 
       assert.strictEqual(slowJob.lastError?.tag, "Timeout")
     })))
 
+  it.effect("each job's span continues the trace it was enqueued in (batches of two callers, and a job of a third trace)", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const orchestrator = yield* Orchestrator
+      const queue = yield* JobQueue
+      yield* orchestrator.register({
+        kind: "test.traced",
+        payload: Schema.Struct({}),
+        concurrency: 4,
+        run: () => Effect.map(Effect.orDie(Effect.currentSpan), (span) => span.traceId)
+      })
+      const enqueueIn = (name: string, count: number) =>
+        Effect.gen(function*() {
+          const jobs = yield* agent(queue.enqueueMany(Array.from({ length: count }, () => ({ kind: "test.traced", payload: {} }))))
+          return { traceId: (yield* Effect.orDie(Effect.currentSpan)).traceId, jobs }
+        }).pipe(Effect.withSpan(name))
+      const first = yield* enqueueIn("first caller", 3)
+      const second = yield* enqueueIn("second caller", 2)
+      const untraced = yield* queue.submit({ kind: "test.traced", payload: {} })
+      for (const { traceId, jobs } of [first, second]) {
+        for (const job of jobs) {
+          const done = yield* queue.awaitTerminal(job.id).pipe(Effect.timeout("10 seconds"))
+          assert.strictEqual(done.result, traceId)
+        }
+      }
+      const own = (yield* queue.awaitTerminal(untraced.id).pipe(Effect.timeout("10 seconds"))).result
+      assert.isString(own)
+      assert.notInclude([first.traceId, second.traceId], own, "a job submitted outside both callers continues its own trace")
+    })))
+
   it.effect("a timeout longer than a timer can wait (over ~24.8 days) is no timeout, not an instant one", () =>
     Effect.scoped(Effect.gen(function*() {
       const orchestrator = yield* Orchestrator

@@ -8,7 +8,7 @@
  *   export const ChatJobsLive = Orchestrator.handler({ kind: "chat.reply", payload: ChatReplyPayload,
  *     concurrency: 8, timeout: "2 minutes", run: (payload, job) => ... })
  */
-import { Cause, Config, Context, Duration, Effect, FiberMap, Layer, Metric, Option, Queue, Schedule, Schema, Scope, Semaphore, Stream, Tracer } from "effect"
+import { Cause, Config, Context, Duration, Effect, Exit, FiberMap, Layer, Metric, Option, Queue, Schedule, Schema, Scope, Semaphore, Stream, Tracer } from "effect"
 import * as os from "node:os"
 import { type AgentError, describeAgentError, InvalidJobPayload, retryDecision, Timeout } from "../../domain/agents/AgentError.ts"
 import { type ClaimedJob, type JobError, type JobId, JobKind } from "../../domain/jobs/Job.ts"
@@ -189,16 +189,25 @@ const makeOrchestrator = Effect.gen(function*() {
       progress: (data) => queue.progress(job, data).pipe(Effect.catchCause(logQueueError("progress"))),
       log: (message) => queue.log(job, message).pipe(Effect.catchCause(logQueueError("log")))
     }
-    const parent = parseTraceparent(job.traceparent)
+    const attributes = { "job.id": job.id, "job.kind": job.kind, "job.attempt": job.attempt }
+    const parent = storedParent(job.traceparent)
     return entry.run(job, context, (run) =>
       run.pipe(
         // No stack trace per span: capturing one cost a tenth of a no-op job's time in the drain profile.
-        Effect.withSpan(entry.spanName, {
-          attributes: { "job.id": job.id, "job.kind": job.kind, "job.attempt": job.attempt },
-          // A job without a stored trace starts its own: never a child of a span the registration ran in.
-          ...(Option.isSome(parent) ? { parent: Tracer.externalSpan(parent.value) } : { root: true })
-        }, noStackTrace)
+        // A job without a stored trace starts its own: never a child of a span the registration ran in.
+        Effect.withSpan(entry.spanName, parent === undefined ? { attributes, root: true } : { attributes, parent }, noStackTrace)
       ))
+  }
+
+  // The jobs of one enqueue batch share their stored trace: it is parsed once, not once per job.
+  let lastTraceparent: string | null = null
+  let lastParent: Tracer.ExternalSpan | undefined
+  const storedParent = (traceparent: string | null) => {
+    if (traceparent !== lastTraceparent) {
+      lastTraceparent = traceparent
+      lastParent = Option.getOrUndefined(Option.map(parseTraceparent(traceparent), Tracer.externalSpan))
+    }
+    return lastParent
   }
 
   /** An attempt failed (an error or a defect): the queue retries it or buries it. */
@@ -209,6 +218,23 @@ const makeOrchestrator = Effect.gen(function*() {
       const decision = retryDecision(error.value)
       return recordFailure(job, describeAgentError(error.value), decision._tag === "Retry" ? decision.notBefore : Duration.zero)
     })
+
+  /** Recorded by the completion writer in batches; the slot is free now, the job stays held (and heartbeated) until its completion is committed. */
+  const succeeded = (entry: Registered, job: ClaimedJob, result: unknown, started: number) => {
+    completing.add(job.id)
+    Queue.offerUnsafe(completions, { job, result })
+    return Metric.update(entry.metrics.succeeded, (Date.now() - started) / 1000)
+  }
+
+  /**
+   * Lease lost, job cancelled, or this process stopping: fenced by (worker, attempt), so a job someone else now
+   * holds is left alone; otherwise it goes back to the queue at once.
+   */
+  const released = (entry: Registered, job: ClaimedJob) =>
+    Metric.update(entry.metrics.interrupted, 0).pipe(
+      Effect.andThen(queue.fail(workerId, job, { tag: workerStoppedTag, message: `worker ${workerId} stopped`, retryable: true })),
+      Effect.catchCause(logQueueError("releasing an interrupted job"))
+    )
 
   // The per-job path is plain combinators, not a generator: it runs for every job (~10 µs of CPU for a no-op job).
   const runJob = (entry: Registered, job: ClaimedJob) => {
@@ -226,34 +252,26 @@ const makeOrchestrator = Effect.gen(function*() {
       return Effect.ensuring(attempt(entry, job), Effect.sync(() => clearTimeout(timer)))
     })
     const run = Semaphore.withPermit(entry.permits)(timed)
+    // One finalizer for every outcome (one wrapper instead of three per job): it runs uninterruptibly, so a
+    // failure or a release is recorded even when the process starts stopping meanwhile.
     return (job.attempt === 1
       ? Effect.andThen(Metric.update(entry.metrics.startLatency, (job.startedAt.getTime() - job.createdAt.getTime()) / 1000), run)
       : run).pipe(
-      Effect.matchCauseEffect({
-        onSuccess: (result) => {
-          // Recorded by the completion writer in batches; the slot is free now, the job stays held (and
-          // heartbeated) until its completion is committed.
-          completing.add(job.id)
-          Queue.offerUnsafe(completions, { job, result })
-          return Metric.update(entry.metrics.succeeded, (Date.now() - started) / 1000)
-        },
-        onFailure: (cause) => attemptFailed(entry, job, cause, started)
-      }),
-      Effect.onInterrupt(() =>
-        timedOut
+      Effect.onExit((exit) => {
+        const outcome = Exit.isSuccess(exit)
+          ? succeeded(entry, job, exit.value, started)
+          : timedOut
           ? attemptFailed(entry, job, Cause.fail(entry.timeoutError()), started)
-          // Lease lost, job cancelled, or this process stopping: fenced by (worker, attempt), so a job
-          // someone else now holds is left alone; otherwise it goes back to the queue at once.
-          : Metric.update(entry.metrics.interrupted, 0).pipe(
-            Effect.andThen(queue.fail(workerId, job, { tag: workerStoppedTag, message: `worker ${workerId} stopped`, retryable: true })),
-            Effect.catchCause(logQueueError("releasing an interrupted job"))
-          )),
-      Effect.ensuring(Effect.suspend(() => {
-        if (!completing.has(job.id)) held.delete(job.id)
-        entry.held--
-        // Wake the claim loop only when it may claim again (see `fill`): once per half of the room, not per job.
-        return entry.held === 0 || entry.capacity - entry.held === entry.claimAt ? kick : Effect.void
-      }))
+          : Cause.hasInterrupts(exit.cause)
+          ? released(entry, job)
+          : attemptFailed(entry, job, exit.cause, started)
+        return Effect.andThen(outcome, () => {
+          if (!completing.has(job.id)) held.delete(job.id)
+          entry.held--
+          // Wake the claim loop only when it may claim again (see `fill`): once per half of the room, not per job.
+          return entry.held === 0 || entry.capacity - entry.held === entry.claimAt ? kick : Effect.void
+        })
+      })
     )
   }
 
