@@ -168,8 +168,15 @@ const benchCogo = (options: Options, { keepSucceeded, name, stream }: CogoKind) 
     const drainStart = performance.now()
     const [drainSeconds, cpuAfter] = yield* Effect.scoped(Effect.gen(function*() {
       yield* startOrchestrators(options.workers, (o) =>
-        o.register({ kind: "bench.noop", payload: Schema.Unknown, concurrency: options.concurrency, prefetch: 2, stream, keepSucceeded,
-          run: () => Effect.sync(() => ran++) }))
+        o.register({
+          kind: "bench.noop",
+          payload: Schema.Unknown,
+          concurrency: options.concurrency,
+          prefetch: 2,
+          stream,
+          keepSucceeded,
+          run: () => Effect.sync(() => ran++)
+        }))
       while (ran < options.jobs) yield* Effect.sleep("10 millis")
       while ((yield* remaining("bench.noop")) > 0) yield* Effect.sleep("10 millis")
       return [(performance.now() - drainStart) / 1000, yield* cpu] as const

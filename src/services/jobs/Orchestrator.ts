@@ -219,7 +219,10 @@ const makeOrchestrator = Effect.gen(function*() {
       return recordFailure(job, describeAgentError(error.value), decision._tag === "Retry" ? decision.notBefore : Duration.zero)
     })
 
-  /** Recorded by the completion writer in batches; the slot is free now, the job stays held (and heartbeated) until its completion is committed. */
+  /**
+   * Recorded by the completion writer in batches; the slot is free now, the job stays held (and heartbeated)
+   * until its completion is committed.
+   */
   const succeeded = (entry: Registered, job: ClaimedJob, result: unknown, started: number) => {
     completing.add(job.id)
     Queue.offerUnsafe(completions, { job, result })
@@ -265,12 +268,13 @@ const makeOrchestrator = Effect.gen(function*() {
           : Cause.hasInterrupts(exit.cause)
           ? released(entry, job)
           : attemptFailed(entry, job, exit.cause, started)
-        return Effect.andThen(outcome, () => {
+        // Even if recording the outcome died: a slot never given back would stall the kind.
+        return Effect.ensuring(outcome, Effect.suspend(() => {
           if (!completing.has(job.id)) held.delete(job.id)
           entry.held--
           // Wake the claim loop only when it may claim again (see `fill`): once per half of the room, not per job.
           return entry.held === 0 || entry.capacity - entry.held === entry.claimAt ? kick : Effect.void
-        })
+        }))
       })
     )
   }
