@@ -1,5 +1,5 @@
 import { assert, describe, it, layer } from "@effect/vitest"
-import { Context, Duration, Effect, Option, Ref, Schema } from "effect"
+import { Context, Deferred, Duration, Effect, Exit, Layer, Option, Ref, Schema, Scope } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
 import { InvalidToolInput, ProviderUnavailable } from "../../src/domain/agents/AgentError.ts"
 import type { JobId } from "../../src/domain/jobs/Job.ts"
@@ -8,6 +8,7 @@ import { EventBus } from "../../src/services/platform/EventBus.ts"
 import { JobQueue } from "../../src/services/jobs/JobQueue.ts"
 import { backoffDelay, exponentialRetry } from "../../src/services/jobs/RetryPolicy.ts"
 import { Orchestrator } from "../../src/services/jobs/Orchestrator.ts"
+import { eventually } from "../support/eventually.ts"
 import { jobsLayer } from "./layers.ts"
 
 /** A service only the registering code provides: the handler must see it, though the worker's own context lacks it. */
@@ -220,6 +221,31 @@ layer(jobsLayer(), { excludeTestServices: true })("job queue and orchestrator", 
       assert.isString(own)
       assert.notInclude([first.traceId, second.traceId], own, "a job submitted outside both callers continues its own trace")
     })))
+
+  it.effect("a worker that stops while an attempt's timer fires releases the job (WorkerStopped), not a Timeout failure", () =>
+    Effect.gen(function*() {
+      const queue = yield* JobQueue
+      // A second orchestrator of this process, stopped by closing its scope (as the service does on shutdown).
+      const scope = yield* Scope.make()
+      const stopping = Context.get(yield* Layer.buildWithScope(Layer.fresh(Orchestrator.layer), scope), Orchestrator)
+      const running = yield* Deferred.make<void>()
+      yield* stopping.register({
+        kind: "test.stop-at-timeout",
+        payload: Schema.Struct({}),
+        // The stop comes right after the start, well inside the timeout; the clean-up outlives the timeout, so its
+        // timer fires while the stop is interrupting the attempt.
+        timeout: "500 millis",
+        run: () => Effect.andThen(Deferred.succeed(running, undefined), Effect.never).pipe(Effect.onInterrupt(() => Effect.sleep("1 second")))
+      }).pipe(Effect.provideService(Scope.Scope, scope))
+      const job = yield* queue.submit({ kind: "test.stop-at-timeout", payload: {} })
+      yield* Deferred.await(running).pipe(Effect.timeout("10 seconds"))
+      yield* Scope.close(scope, Exit.void)
+      yield* eventually("the stopped worker to release the job", Effect.map(queue.get(job.id), (row) => Option.getOrThrow(row).state !== "running"))
+      const released = Option.getOrThrow(yield* queue.get(job.id))
+      assert.strictEqual(released.state, "queued")
+      assert.strictEqual(released.lastError?.tag, "WorkerStopped")
+      assert.strictEqual(released.attempts, 1)
+    }))
 
   it.effect("a timeout longer than a timer can wait (over ~24.8 days) is no timeout, not an instant one", () =>
     Effect.scoped(Effect.gen(function*() {
