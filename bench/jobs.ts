@@ -26,6 +26,7 @@ import { PgClient } from "@effect/sql-pg"
 import { ConfigProvider, Context, Effect, Layer, Schema, type Scope } from "effect"
 import { Logger, makeWorkerUtils, run as runGraphile, type Runner, type TaskList } from "graphile-worker"
 import * as os from "node:os"
+import { intOption } from "./_args.ts"
 import { cpuSpent, sampleCpu } from "./_cpu.ts"
 import { AppConfig } from "../src/services/platform/AppConfig.ts"
 import { Database, DbRole } from "../src/services/platform/Database.ts"
@@ -60,19 +61,14 @@ interface Result {
 }
 
 const parseOptions = (args: ReadonlyArray<string>): Options => {
-  const value = (name: string, fallback: number) => {
-    const i = args.indexOf(`--${name}`)
-    const parsed = i < 0 ? Number.NaN : Number(args[i + 1])
-    return Number.isFinite(parsed) && parsed > 0 ? parsed : fallback
-  }
   const only = args.indexOf("--only")
   return {
-    jobs: value("jobs", 10_000),
-    workers: value("workers", 2),
-    concurrency: value("concurrency", 25),
-    batch: value("batch", 500),
-    latency: value("latency", 300),
-    rounds: value("rounds", 3),
+    jobs: intOption(args, "jobs", 10_000),
+    workers: intOption(args, "workers", 2),
+    concurrency: intOption(args, "concurrency", 25),
+    batch: intOption(args, "batch", 500),
+    latency: intOption(args, "latency", 300),
+    rounds: intOption(args, "rounds", 3),
     only: only < 0 ? undefined : args[only + 1]
   }
 }

@@ -14,6 +14,7 @@ import type { ClaimedJob, JobId } from "../src/domain/jobs/Job.ts"
 import { JobQueue } from "../src/services/jobs/JobQueue.ts"
 import { Orchestrator } from "../src/services/jobs/Orchestrator.ts"
 import { Notifications } from "../src/services/platform/Notifications.ts"
+import { intOption } from "./_args.ts"
 import { fmt, printTable } from "./_table.ts"
 
 interface Options {
@@ -23,14 +24,12 @@ interface Options {
   readonly prefetch: number
 }
 
-const parseOptions = (args: ReadonlyArray<string>): Options => {
-  const value = (name: string, fallback: number) => {
-    const i = args.indexOf(`--${name}`)
-    const parsed = i < 0 ? Number.NaN : Number(args[i + 1])
-    return Number.isInteger(parsed) && parsed > 0 ? parsed : fallback
-  }
-  return { jobs: value("jobs", 200_000), rounds: value("rounds", 5), concurrency: value("concurrency", 25), prefetch: value("prefetch", 2) }
-}
+const parseOptions = (args: ReadonlyArray<string>): Options => ({
+  jobs: intOption(args, "jobs", 200_000),
+  rounds: intOption(args, "rounds", 5),
+  concurrency: intOption(args, "concurrency", 25),
+  prefetch: intOption(args, "prefetch", 2)
+})
 
 /** A queue of `jobs` no-op jobs, stored nowhere: what the orchestrator sees of the database, answered at once. */
 const inMemoryQueue = (jobs: number) => {

@@ -21,18 +21,12 @@ import { Effect } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
 import * as jose from "jose"
 import { Database, DbRole, userClaimsSetting } from "../src/services/platform/Database.ts"
+import { intOption } from "./_args.ts"
 import { fmt, printTable, summarize } from "./_table.ts"
 import { startService } from "./_edge.ts"
 
 const secret = "bench-only-jwt-secret-with-at-least-32-characters"
 const userId = "be000000-0000-4000-8000-0000000000b1"
-
-const option = (args: ReadonlyArray<string>, name: string, fallback: number) => {
-  const index = args.indexOf(`--${name}`)
-  const value = index < 0 ? fallback : Number(args[index + 1])
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`--${name} must be a positive integer`)
-  return value
-}
 
 /** Runs `task(i)` for i < n with `concurrency` workers; per-task milliseconds and the wall time. */
 const measure = async (n: number, concurrency: number, task: (i: number) => Promise<void>) => {
@@ -160,9 +154,9 @@ parentPort.on("message", async (n) => {
 })`
 
 const reads = async (args: ReadonlyArray<string>) => {
-  const requests = option(args, "rows", 4000)
-  const concurrency = option(args, "concurrency", 16)
-  const warmup = option(args, "warmup", 1000)
+  const requests = intOption(args, "rows", 4000)
+  const concurrency = intOption(args, "concurrency", 16)
+  const warmup = intOption(args, "warmup", 1000)
   const sameProcessClient = args.includes("--fetch")
   const workerClient = args.includes("--node-http") ? "node-http" : "socket"
   const service = await startService({ SUPABASE_JWT_SECRET: secret, COGO_AUTH_MODE: "prod", PROJECTION_ENABLED: "false" })
@@ -264,8 +258,8 @@ const reads = async (args: ReadonlyArray<string>) => {
 
 export const run = async (args: ReadonlyArray<string>) => {
   if (args[0] === "reads") return reads(args.slice(1))
-  const rows = option(args, "rows", 2000)
-  const concurrency = option(args, "concurrency", 16)
+  const rows = intOption(args, "rows", 2000)
+  const concurrency = intOption(args, "concurrency", 16)
   const service = await startService({ SUPABASE_JWT_SECRET: secret, COGO_AUTH_MODE: "prod", PROJECTION_ENABLED: "false" })
   try {
     const token = await new jose.SignJWT({ sub: userId, role: "authenticated", aud: "authenticated" })

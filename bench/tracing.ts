@@ -18,13 +18,8 @@ import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import { AppConfig } from "../src/services/platform/AppConfig.ts"
 import { Telemetry } from "../src/services/observability/Telemetry.ts"
+import { intOption } from "./_args.ts"
 import { fmt, printTable, summarize } from "./_table.ts"
-
-const option = (args: ReadonlyArray<string>, name: string, fallback: number) => {
-  const i = args.indexOf(`--${name}`)
-  const parsed = i < 0 ? Number.NaN : Number(args[i + 1])
-  return Number.isFinite(parsed) && parsed > 0 ? parsed : fallback
-}
 
 const leaf = Effect.fn("Bench.leaf")(function*(n: number) {
   return n + 1
@@ -75,8 +70,8 @@ const telemetryLayer = (env: Record<string, string>) =>
   )
 
 export const run = async (args: ReadonlyArray<string>): Promise<void> => {
-  const units = option(args, "units", 20_000)
-  const rounds = option(args, "rounds", 3)
+  const units = intOption(args, "units", 20_000)
+  const rounds = intOption(args, "rounds", 3)
   const receiver = await sink()
   const configs: ReadonlyArray<{ name: string; run: Effect.Effect<Array<number>> }> = [
     { name: "tracing disabled", run: measure(units).pipe(Effect.withTracerEnabled(false)) },
