@@ -14,6 +14,7 @@ import { Notifications, type Topic } from "../../src/services/platform/Notificat
 import { jobTransitions } from "../../src/services/jobs/jobTransitions.ts"
 import { JobQueue } from "../../src/services/jobs/JobQueue.ts"
 import { exponentialRetry } from "../../src/services/jobs/RetryPolicy.ts"
+import { jobBusKinds as busKinds } from "./jobBus.ts"
 import { jobsLayer } from "./layers.ts"
 
 const env = { JOBS_WORKER_ENABLED: "false", JOBS_RESCUE_INTERVAL: "1 hour", JOBS_MAX_RESCUES: "2", JOBS_MAX_ATTEMPTS: "3" }
@@ -43,11 +44,6 @@ const row = (id: string) =>
 /** Moves a running job's lease into the past, as if its worker had stopped renewing it. */
 const expireLease = (id: string) =>
   Effect.flatMap(Effect.service(SqlClient), (sql) => sql`UPDATE cogo.jobs SET lease_expires_at = now() - interval '1 second' WHERE id = ${id}`)
-
-const busKinds = (id: JobId) =>
-  Effect.flatMap(Effect.service(EventBus), (bus) => bus.since({ afterId: 0, jobId: id })).pipe(
-    Effect.map((events) => events.filter((e) => e.topic === "job").map((e) => e.kind))
-  )
 
 /**
  * What a LISTENer of `topic` receives: `listening(topic)` subscribes and waits until a probe comes back (the

@@ -6,22 +6,16 @@
 import { assert, layer } from "@effect/vitest"
 import { Effect, Option, Schema } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
-import type { JobId } from "../../src/domain/jobs/Job.ts"
 import { JobGone } from "../../src/domain/jobs/Job.ts"
-import { EventBus } from "../../src/services/platform/EventBus.ts"
 import { JobQueue } from "../../src/services/jobs/JobQueue.ts"
 import { Orchestrator } from "../../src/services/jobs/Orchestrator.ts"
 import { eventually } from "../support/eventually.ts"
+import { jobBusEvents, jobBusKinds as busKinds } from "./jobBus.ts"
 import { jobsLayer } from "./layers.ts"
 
 const stored = (id: string) =>
   Effect.flatMap(Effect.service(SqlClient), (sql) => sql<{ state: string }>`SELECT state FROM cogo.jobs WHERE id = ${id}`).pipe(
     Effect.map((rows) => rows[0]?.state)
-  )
-
-const busKinds = (id: JobId) =>
-  Effect.flatMap(Effect.service(EventBus), (bus) => bus.since({ afterId: 0, jobId: id })).pipe(
-    Effect.map((events) => events.filter((e) => e.topic === "job").map((e) => e.kind))
   )
 
 layer(jobsLayer({ JOBS_WORKER_ENABLED: "false", JOBS_RESCUE_INTERVAL: "1 hour" }), { excludeTestServices: true })("jobs not kept once succeeded", (it) => {
@@ -53,8 +47,7 @@ layer(jobsLayer({ JOBS_WORKER_ENABLED: "false", JOBS_RESCUE_INTERVAL: "1 hour" }
       const [claimed] = yield* queue.claim({ workerId: "w", kinds: ["rm.loud"], limit: 1, leaseMs: 60_000 })
       assert.isTrue(yield* queue.complete("w", claimed!, { pages: 3 }))
       assert.isUndefined(yield* stored(job.id))
-      const events = (yield* Effect.flatMap(Effect.service(EventBus), (bus) => bus.since({ afterId: 0, jobId: job.id })))
-        .filter((e) => e.topic === "job")
+      const events = yield* jobBusEvents(job.id)
       assert.deepStrictEqual(events.map((e) => e.kind), ["enqueued", "started", "succeeded"])
       assert.deepStrictEqual(events[2]!.payload, { state: "succeeded", attempt: 1, result: { pages: 3 }, jobKind: "rm.loud" })
     }))
