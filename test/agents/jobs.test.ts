@@ -1,5 +1,5 @@
 import { assert, describe, it, layer } from "@effect/vitest"
-import { Context, Deferred, Duration, Effect, Exit, Layer, Option, Ref, Schema, Scope } from "effect"
+import { Context, Deferred, Duration, Effect, Exit, Layer, Metric, Option, Ref, Schema, Scope } from "effect"
 import { SqlClient } from "effect/sql/SqlClient"
 import { InvalidToolInput, ProviderUnavailable } from "../../src/domain/agents/AgentError.ts"
 import type { JobId } from "../../src/domain/jobs/Job.ts"
@@ -262,6 +262,51 @@ layer(jobsLayer(), { excludeTestServices: true })("job queue and orchestrator", 
       assert.strictEqual(done.state, "succeeded")
       assert.strictEqual(done.attempts, 1)
       assert.strictEqual(done.result, "done")
+    })))
+
+  it.effect("one kind's attempts that overrun their timeout fail with Timeout, those that end in time succeed, at any start time", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const orchestrator = yield* Orchestrator
+      const queue = yield* JobQueue
+      yield* orchestrator.register({
+        kind: "test.mixed-timeouts",
+        payload: Schema.Struct({ ms: Schema.Number }),
+        concurrency: 2,
+        timeout: "300 millis",
+        retry: exponentialRetry({ base: "10 millis", cap: "10 millis", maxAttempts: 1, jitter: false }),
+        run: (payload) => Effect.as(Effect.sleep(Duration.millis(payload.ms)), payload.ms)
+      })
+      // Two slots: the quick jobs free theirs, so the last overrunning job starts after the first one already
+      // timed out, and its own deadline comes later.
+      const durations = [60, 60_000, 60, 120, 60_000]
+      const jobs = yield* agent(queue.enqueueMany(durations.map((ms) => ({ kind: "test.mixed-timeouts", payload: { ms } }))))
+      const done = yield* Effect.forEach(jobs, (job) => queue.awaitTerminal(job.id), { concurrency: "unbounded" }).pipe(Effect.timeout("20 seconds"))
+      assert.deepStrictEqual(done.map((job) => job.state), ["succeeded", "dead", "succeeded", "succeeded", "dead"])
+      assert.deepStrictEqual(done.map((job) => job.lastError?.tag ?? null), [null, "Timeout", null, null, "Timeout"])
+      assert.deepStrictEqual(done.filter((job) => job.state === "succeeded").map((job) => job.result), [60, 60, 120])
+    })))
+
+  it.effect("a kind's attempts are counted in its job metrics: start latency, and duration by outcome", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const orchestrator = yield* Orchestrator
+      const queue = yield* JobQueue
+      yield* orchestrator.register({
+        kind: "test.metered",
+        payload: Schema.Struct({ fail: Schema.Boolean }),
+        retry: exponentialRetry({ base: "10 millis", cap: "10 millis", maxAttempts: 1, jitter: false }),
+        run: (payload) => payload.fail ? Effect.fail(new InvalidToolInput({ tool: "metered", message: "no" })) : Effect.succeed("ok")
+      })
+      const series = (id: string, attributes: Record<string, string>) =>
+        Effect.map(Metric.snapshot, (all) => {
+          const found = all.find((m) => m.id === id && Object.entries(attributes).every(([k, v]) => m.attributes?.[k] === v))
+          return found === undefined ? 0 : (found.state as { readonly count: number }).count
+        })
+      const jobs = yield* agent(queue.enqueueMany([{ fail: false }, { fail: false }, { fail: true }].map((payload) => ({ kind: "test.metered", payload }))))
+      const done = yield* Effect.forEach(jobs, (job) => queue.awaitTerminal(job.id), { concurrency: "unbounded" }).pipe(Effect.timeout("10 seconds"))
+      assert.deepStrictEqual(done.map((job) => job.state), ["succeeded", "succeeded", "dead"])
+      assert.strictEqual(yield* series("cogo_job_start_latency_seconds", { kind: "test.metered" }), 3)
+      assert.strictEqual(yield* series("cogo_job_duration_seconds", { kind: "test.metered", outcome: "succeeded" }), 2)
+      assert.strictEqual(yield* series("cogo_job_duration_seconds", { kind: "test.metered", outcome: "failed" }), 1)
     })))
 
   it.effect("per-kind concurrency limit holds", () =>
