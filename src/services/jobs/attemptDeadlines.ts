@@ -3,6 +3,8 @@
  * so deadlines come in the order attempts start: an insertion-ordered Map holds them oldest first and the timer
  * waits for the oldest. Per attempt that is a Map insert and delete, where a Node timer per attempt (created,
  * then cleared in an effect finalizer) cost ~1 µs of CPU in the orchestrator bench.
+ * The timer is not cleared when the last attempt ends (short jobs would arm one per job again): it fires, finds
+ * nothing due and stops. It is unreferenced, so it never keeps a stopping process alive.
  */
 export class AttemptDeadlines<K, A> {
   private readonly running = new Map<K, { readonly deadline: number; readonly attempt: A }>()
@@ -20,15 +22,10 @@ export class AttemptDeadlines<K, A> {
   /** The attempt ended (in any way); a key never started is ignored. */
   end(key: K): void {
     this.running.delete(key)
-    // Nothing left to time out: no timer keeps the process alive (as when a stopping worker interrupted them all).
-    if (this.running.size === 0 && this.timer !== undefined) {
-      clearTimeout(this.timer)
-      this.timer = undefined
-    }
   }
 
   private arm(deadline: number) {
-    this.timer = setTimeout(() => this.expire(), Math.max(0, deadline - performance.now()))
+    this.timer = setTimeout(() => this.expire(), Math.max(0, deadline - performance.now())).unref()
   }
 
   private expire() {
