@@ -6,8 +6,7 @@
  * permit, timeout timer, span, metrics, completion batching), without the database or its driver.
  * Baseline, in the same process: the least an effect worker pool does per job (a fiber per job under a
  * semaphore of the same size, results collected in an array). Ratio = baseline CPU / orchestrator CPU.
- * The sources run through tsx, which keeps function names (~1-2 µs per job here that the service's bundle,
- * built without them, does not pay): compare runs of this script with each other, not with the bundle.
+ * Runs as the service's bundle (see `run.ts`).
  */
 import { ConfigProvider, Context, Duration, Effect, Fiber, Layer, References, Schedule, Schema, Semaphore, Stream } from "effect"
 import type { ClaimedJob, JobId } from "../src/domain/jobs/Job.ts"

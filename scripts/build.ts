@@ -37,24 +37,28 @@ export const sourceStamp = (): string => {
   return hash.digest("hex")
 }
 
-/** Gives each module that reads `import.meta.url` its source file's URL instead of the bundle's. */
-const sourceMetaUrl: Plugin = {
+/** Gives each module that reads `import.meta.url` its source file's URL instead of the bundle's (in `bundleDir`). */
+const sourceMetaUrl = (bundleDir: string): Plugin => ({
   name: "source-import-meta-url",
   setup(build) {
     build.onLoad({ filter: /\.ts$/ }, (args) => {
       const contents = fs.readFileSync(args.path, "utf8")
       if (!contents.includes("import.meta.url")) return undefined
-      const fromBundle = path.relative(outDir, args.path).split(path.sep).join("/")
+      const fromBundle = path.relative(bundleDir, args.path).split(path.sep).join("/")
       return { contents: contents.replaceAll("import.meta.url", `new URL(${JSON.stringify(fromBundle)}, import.meta.url).href`), loader: "ts" }
     })
   }
-}
+})
 
-export const buildService = async (): Promise<void> => {
-  const stamp = sourceStamp()
+/**
+ * Bundles a module the way the service is built: `entry` is a source file, or module text resolved from the
+ * repository's root; `external` packages stay as installed.
+ */
+export const bundle = async (entry: { readonly file: string } | { readonly contents: string }, outfile: string, external: ReadonlyArray<string> = []) => {
   await build({
-    entryPoints: [path.join(root, "src/main.ts")],
-    outfile: bundlePath,
+    ...("file" in entry ? { entryPoints: [entry.file] } : { stdin: { contents: entry.contents, resolveDir: root, loader: "ts" as const } }),
+    outfile,
+    external: [...external],
     bundle: true,
     platform: "node",
     format: "esm",
@@ -67,8 +71,13 @@ export const buildService = async (): Promise<void> => {
     minifySyntax: true,
     sourcemap: "linked",
     logLevel: "warning",
-    plugins: [sourceMetaUrl]
+    plugins: [sourceMetaUrl(path.dirname(outfile))]
   })
+}
+
+export const buildService = async (): Promise<void> => {
+  const stamp = sourceStamp()
+  await bundle({ file: path.join(root, "src/main.ts") }, bundlePath)
   fs.writeFileSync(stampPath, stamp)
 }
 
