@@ -309,6 +309,33 @@ layer(jobsLayer(), { excludeTestServices: true })("job queue and orchestrator", 
       assert.strictEqual(yield* series("cogo_job_duration_seconds", { kind: "test.metered", outcome: "failed" }), 1)
     })))
 
+  it.effect("a job claimed here again while its old attempt is still ending keeps its lease: the old attempt's end does not stop the new one's heartbeats", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const orchestrator = yield* Orchestrator
+      const queue = yield* JobQueue
+      const sql = yield* SqlClient
+      const firstRunning = yield* Deferred.make<void>()
+      yield* orchestrator.register({
+        kind: "test.reclaimed",
+        payload: Schema.Struct({}),
+        concurrency: 2,
+        // The first attempt's clean-up outlives its loss; the second outlives a lease (2 s here) twice over, so it
+        // ends well only if its lease keeps being renewed after the first attempt ended.
+        run: (_, job) =>
+          job.job.attempt === 1
+            ? Effect.andThen(Deferred.succeed(firstRunning, undefined), Effect.never).pipe(Effect.onInterrupt(() => Effect.sleep("1500 millis")))
+            : Effect.as(Effect.sleep("4500 millis"), job.job.attempt)
+      })
+      const { id } = yield* queue.submit({ kind: "test.reclaimed", payload: {} })
+      yield* Deferred.await(firstRunning).pipe(Effect.timeout("10 seconds"))
+      // The lease is lost (as if this process had stalled) and the job is back in the queue.
+      yield* sql`UPDATE cogo.jobs SET state = 'queued', locked_by = NULL, lease_expires_at = NULL, run_at = now() WHERE id = ${id}`
+      const done = yield* queue.awaitTerminal(id).pipe(Effect.timeout("20 seconds"))
+      assert.strictEqual(done.state, "succeeded")
+      assert.strictEqual(done.result, 2)
+      assert.strictEqual(done.attempts, 2, "no third claim after a lease that expired unrenewed")
+    })))
+
   it.effect("per-kind concurrency limit holds", () =>
     Effect.scoped(Effect.gen(function*() {
       const orchestrator = yield* Orchestrator

@@ -113,8 +113,11 @@ const kindMetrics = (kind: string) => {
 interface Registered {
   readonly kind: string
   readonly concurrency: number
-  /** The running attempts' timeouts; undefined above what a timer can wait (2^31 - 1 ms, ~24.8 days): no timeout. */
-  readonly deadlines: AttemptDeadlines<JobId, Fiber.Fiber<unknown, unknown>> | undefined
+  /**
+   * The running attempts' timeouts, by claim (one object per attempt: a job re-claimed here while its previous
+   * attempt is still ending has two); undefined above what a timer can wait (2^31 - 1 ms, ~24.8 days): no timeout.
+   */
+  readonly deadlines: AttemptDeadlines<ClaimedJob, Fiber.Fiber<unknown, unknown>> | undefined
   readonly timeoutError: () => Timeout
   /**
    * One attempt: the handler, wrapped by `around` (its span), in the context the kind was registered in
@@ -183,8 +186,13 @@ const makeOrchestrator = Effect.gen(function*() {
   const metricsContext = yield* Effect.context<never>()
   const registry = new Map<string, Registered>()
   const held = new Map<JobId, ClaimedJob>()
-  /** Finished jobs whose completion is not committed yet. */
-  const completing = new Set<JobId>()
+  /** Finished attempts whose completion is not committed yet. */
+  const completing = new Set<ClaimedJob>()
+  // By claim, not by id: a job that lost its lease can be claimed here again while its old attempt is still ending,
+  // and that attempt's end must not stop the heartbeats of the new one.
+  const unhold = (job: ClaimedJob) => {
+    if (held.get(job.id) === job) held.delete(job.id)
+  }
   const fibers = yield* FiberMap.make<JobId, void>()
   // Coalescing wake-up signal: capacity freed, a kind registered, a retry became due.
   const kicks = yield* Queue.sliding<void>(1)
@@ -248,14 +256,14 @@ const makeOrchestrator = Effect.gen(function*() {
    * until its completion is committed.
    */
   const succeeded = (entry: Registered, job: ClaimedJob, result: unknown, started: number) => {
-    completing.add(job.id)
+    completing.add(job)
     Queue.offerUnsafe(completions, { job, result })
     entry.metrics.succeeded.updateUnsafe((Date.now() - started) / 1000, metricsContext)
   }
 
   /** Gives the job's slot back once its outcome is recorded (or recording it died). */
   const freeSlot = (entry: Registered, job: ClaimedJob) => {
-    if (!completing.has(job.id)) held.delete(job.id)
+    if (!completing.has(job)) unhold(job)
     entry.held--
     // Wake the claim loop only when it may claim again (see `fill`): once per half of the room, not per job.
     return entry.held === 0 || entry.capacity - entry.held === entry.claimAt ? kick : Effect.void
@@ -279,14 +287,14 @@ const makeOrchestrator = Effect.gen(function*() {
     // per job. The clock starts once the job has a running slot.
     const deadlines = entry.deadlines
     const timed = deadlines === undefined ? attempt(entry, job) : Effect.withFiber((fiber) => {
-      deadlines.start(job.id, fiber)
+      deadlines.start(job, fiber)
       return attempt(entry, job)
     })
     // One finalizer for every outcome (one wrapper instead of three per job): it runs uninterruptibly, so a
     // failure or a release is recorded even when the process starts stopping meanwhile.
     return Semaphore.withPermit(entry.permits)(timed).pipe(
       Effect.onExit((exit) => {
-        deadlines?.end(job.id)
+        deadlines?.end(job)
         if (Exit.isSuccess(exit)) {
           // Synchronous, so nothing can fail between recording the success and giving the slot back.
           succeeded(entry, job, exit.value, started)
@@ -337,8 +345,8 @@ const makeOrchestrator = Effect.gen(function*() {
       Effect.catchCause(logQueueError("recording completions")),
       Effect.ensuring(Effect.sync(() => {
         for (const { job } of batch) {
-          completing.delete(job.id)
-          held.delete(job.id)
+          completing.delete(job)
+          unhold(job)
         }
       }))
     )
