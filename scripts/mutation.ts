@@ -23,6 +23,7 @@ const modules: ReadonlyArray<Module> = [
   { name: "query", file: "src/edge/rest/query.ts", tests: ["test/unit/postgrest-query.test.ts", "test/unit/postgrest-values.test.ts"] },
   { name: "redaction", file: "src/services/observability/Redaction.ts", tests: ["test/unit/redaction-rules.test.ts"], ci: true },
   { name: "operator-access", file: "src/services/observability/OperatorAccess.ts", tests: ["test/unit/operator-access.test.ts"] },
+  { name: "attempt-deadlines", file: "src/services/jobs/attemptDeadlines.ts", tests: ["test/unit/attempt-deadlines.test.ts"] },
   {
     name: "auth",
     file: "src/services/auth/Auth.ts",
